@@ -1,0 +1,51 @@
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+
+/** AES-256-GCM with a 12-byte nonce and a 16-byte tag appended to the ciphertext (NIST SP 800-38D). */
+export const AES_GCM = { keyBytes: 32, nonceBytes: 12, tagBytes: 16 } as const;
+
+export function aesGcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: AES_GCM.tagBytes });
+  cipher.setAAD(aad);
+  return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+}
+
+/** Returns null when authentication fails (wrong key, nonce, AAD or a modified ciphertext). */
+export function aesGcmDecrypt(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Buffer | null {
+  if (sealed.length < AES_GCM.tagBytes || nonce.length !== AES_GCM.nonceBytes || key.length !== AES_GCM.keyBytes) {
+    return null;
+  }
+  const tagStart = sealed.length - AES_GCM.tagBytes;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: AES_GCM.tagBytes });
+    decipher.setAAD(aad);
+    decipher.setAuthTag(sealed.subarray(tagStart));
+    return Buffer.concat([decipher.update(sealed.subarray(0, tagStart)), decipher.final()]);
+  } catch {
+    return null;
+  }
+}
+
+export function hkdf(hash: 'sha256' | 'sha512', ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Buffer {
+  return Buffer.from(hkdfSync(hash, ikm, salt, info, length));
+}
+
+export function hmacSha512(key: Uint8Array, message: Uint8Array): Buffer {
+  return createHmac('sha512', key).update(message).digest();
+}
+
+export function sha256(data: Uint8Array | string): Buffer {
+  return createHash('sha256').update(data).digest();
+}
+
+/**
+ * Constant-time equality returning 1 or 0, so callers can combine checks with `&`
+ * instead of short-circuiting boolean operators. Unequal lengths still do a
+ * comparison of equal cost against the expected value before answering 0.
+ */
+export function constantTimeEqualBit(expected: Uint8Array, actual: Uint8Array): 0 | 1 {
+  if (expected.length !== actual.length) {
+    timingSafeEqual(expected, expected);
+    return 0;
+  }
+  return timingSafeEqual(expected, actual) ? 1 : 0;
+}

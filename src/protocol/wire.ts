@@ -1,0 +1,96 @@
+/**
+ * Request and payload shapes of the data plane (DESIGN §4, §5). Both the server and the driver
+ * import these; they describe JSON, so they hold only JSON types.
+ */
+
+export const OPERATIONS = ['query', 'execute', 'transaction', 'tokenize_and_insert', 'ddl'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+export function isOperation(value: unknown): value is Operation {
+  return typeof value === 'string' && (OPERATIONS as readonly string[]).includes(value);
+}
+
+/** One parameterized statement. Parameters travel as pg would send them: text, or null. */
+export interface SqlStatement {
+  sql: string;
+  params?: Array<string | null>;
+}
+
+export type QueryPayload = SqlStatement;
+export type ExecutePayload = SqlStatement;
+export type DdlPayload = SqlStatement;
+
+/**
+ * `transaction` takes one of: a batch (all-or-nothing), a simple-protocol multi-statement string
+ * (`{sql}` without params, as pg sends several statements), an interactive action, or a single
+ * BEGIN/COMMIT/ROLLBACK/SAVEPOINT statement inside a session.
+ */
+export type TransactionPayload =
+  | { statements: SqlStatement[] }
+  | { action: 'begin' | 'commit' | 'rollback' }
+  | SqlStatement;
+
+export interface TokenizeAndInsertPayload {
+  table: string;
+  records: Array<Record<string, string | number | boolean | null>>;
+  returning?: string[];
+}
+
+/** Body of POST /api/v2/proxy/outbound. */
+export interface OutboundRequest {
+  integration_id: string;
+  operation: Operation;
+  payload: QueryPayload | ExecutePayload | TransactionPayload | TokenizeAndInsertPayload | DdlPayload;
+  request_id: string;
+  /** "new" opens a session in the same round trip; an id continues one; "close" is not an id. */
+  session_id?: string | null;
+  /** End the session after this request (release). */
+  close_session?: boolean;
+}
+
+/** Field metadata exactly as PostgreSQL's RowDescription carried it. */
+export interface WireField {
+  name: string;
+  tableID: number;
+  columnID: number;
+  dataTypeID: number;
+  dataTypeSize: number;
+  dataTypeModifier: number;
+  format: 'text' | 'binary';
+}
+
+export interface WireResult {
+  command: string;
+  rowCount: number | null;
+  oid: number | null;
+  fields: WireField[];
+  /** Rows in PostgreSQL's text form, one array per row, null for NULL. */
+  rows: Array<Array<string | null>>;
+}
+
+/** Every DatabaseError field pg-protocol knows, plus our code when the proxy refused. */
+export interface WireError {
+  code: string;
+  message: string;
+  severity?: string;
+  detail?: string;
+  hint?: string;
+  position?: string;
+  internalPosition?: string;
+  internalQuery?: string;
+  where?: string;
+  schema?: string;
+  table?: string;
+  column?: string;
+  dataType?: string;
+  constraint?: string;
+  file?: string;
+  line?: string;
+  routine?: string;
+  qs_code?: string;
+}
+
+/** The decrypted payload of every proxy answer. */
+export type OutboundResponsePayload =
+  | { results: WireResult[]; session_id: string | null }
+  | { error: WireError; session_id: string | null };
