@@ -4,7 +4,22 @@
  * and escaping are not a byte contract).
  */
 
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const BASE64_ALPHABET = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') BASE64_ALPHABET[c.charCodeAt(0)] = 1;
+
+/** Canonical padded base64 check as a plain loop (a regex backtracks or overflows on megabytes). */
+function isCanonicalBase64(value: string): boolean {
+  const n = value.length;
+  if (n % 4 !== 0) return false;
+  let end = n;
+  if (n > 0 && value.charCodeAt(n - 1) === 61 /* = */) end--;
+  if (end < n && end > 0 && value.charCodeAt(end - 1) === 61) end--;
+  for (let i = 0; i < end; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 128 || BASE64_ALPHABET[c] !== 1) return false;
+  }
+  return true;
+}
 
 export function toBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
@@ -17,8 +32,10 @@ export function toBase64(bytes: Uint8Array): string {
 export function fromBase64Strict(value: unknown, expected?: { length?: number; max?: number }): Buffer | null {
   if (typeof value !== 'string') return null;
   if (expected?.max !== undefined && value.length > Math.ceil(expected.max / 3) * 4) return null;
-  if (!BASE64_RE.test(value)) return null;
+  if (!isCanonicalBase64(value)) return null;
   const out = Buffer.from(value, 'base64');
+  // Non-zero pad bits mean a second spelling of the same bytes: refuse it, canonical only.
+  if (out.toString('base64') !== value) return null;
   if (expected?.length !== undefined && out.length !== expected.length) return null;
   return out;
 }

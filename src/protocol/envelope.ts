@@ -235,6 +235,16 @@ const bit = (b: boolean): 0 | 1 => (b ? 1 : 0);
  * Every failure, including a malformed envelope, throws the same EnvelopeVerificationError.
  */
 export async function openEnvelope(envelope: unknown, opts: OpenEnvelopeOptions): Promise<unknown> {
+  try {
+    return openVerified(envelope, opts);
+  } catch (err) {
+    // Anything unexpected (a backend throwing on odd input, say) is the same one error.
+    if (err instanceof EnvelopeVerificationError) throw err;
+    throw new EnvelopeVerificationError();
+  }
+}
+
+function openVerified(envelope: unknown, opts: OpenEnvelopeOptions): unknown {
   const parsed = parseEnvelope(envelope, opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
   if (parsed === null) throw new EnvelopeVerificationError();
   const backend = opts.backend ?? getCryptoBackend();

@@ -21,7 +21,7 @@ export class QsError extends Error {
     Object.defineProperty(this, kQsError, { value: true });
   }
 
-  static [Symbol.hasInstance](value: unknown): boolean {
+  static override [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kQsError] === true;
   }
 }

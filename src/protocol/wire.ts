@@ -23,11 +23,12 @@ export type DdlPayload = SqlStatement;
 /**
  * `transaction` takes one of: a batch (all-or-nothing), a simple-protocol multi-statement string
  * (`{sql}` without params, as pg sends several statements), an interactive action, or a single
- * BEGIN/COMMIT/ROLLBACK/SAVEPOINT statement inside a session.
+ * BEGIN/COMMIT/ROLLBACK/SAVEPOINT statement inside a session. `{action:"close"}` with a
+ * `session_id` rolls back anything open and frees the session (the driver's release()).
  */
 export type TransactionPayload =
   | { statements: SqlStatement[] }
-  | { action: 'begin' | 'commit' | 'rollback' }
+  | { action: 'begin' | 'commit' | 'rollback' | 'close' }
   | SqlStatement;
 
 export interface TokenizeAndInsertPayload {
@@ -42,10 +43,13 @@ export interface OutboundRequest {
   operation: Operation;
   payload: QueryPayload | ExecutePayload | TransactionPayload | TokenizeAndInsertPayload | DdlPayload;
   request_id: string;
-  /** "new" opens a session in the same round trip; an id continues one; "close" is not an id. */
+  /** "new" opens a session in the same round trip; a `ses_…` id continues one. */
   session_id?: string | null;
-  /** End the session after this request (release). */
-  close_session?: boolean;
+  /**
+   * The client's registered ML-KEM-768 key to seal the answer to. When absent the server uses
+   * the tenant's most recently registered key.
+   */
+  recipient_key_id?: string;
 }
 
 /** Field metadata exactly as PostgreSQL's RowDescription carried it. */

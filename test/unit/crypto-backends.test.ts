@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { ML_DSA_65, ML_KEM_768 } from '../../src/crypto/backend.js';
+import { selectBackend, selfTest } from '../../src/crypto/select-backend.js';
+import { createNobleBackend } from '../../src/crypto/noble-backend.js';
+import { loadableBackends } from '../helpers/crypto-backends.js';
+
+const { backends, missing } = loadableBackends();
+const reference = createNobleBackend();
+const seed32 = new Uint8Array(32).fill(9);
+const seed64 = new Uint8Array(64).fill(4);
+const msg = new TextEncoder().encode('interop message');
+
+describe('crypto backends', () => {
+  it('loads the native pqclean addon on this machine (CI builds it)', () => {
+    // The native addon is the fast path; if this fails the install lost its build step.
+    expect(missing.filter((m) => m.startsWith('pqclean-native'))).toEqual([]);
+    expect(backends.map(([n]) => n)).toContain('pqclean-native');
+  });
+
+  for (const [signerName, signer] of backends) {
+    for (const [verifierName, verifier] of backends) {
+      it(`${signerName} signatures verify under ${verifierName}, and a flipped bit does not`, () => {
+        const pk = verifier.dsaPublicKey(seed32);
+        const sig = signer.dsaSign(seed32, msg);
+        expect(sig.length).toBe(ML_DSA_65.signatureBytes);
+        expect(pk.length).toBe(ML_DSA_65.publicKeyBytes);
+        expect(verifier.dsaVerify(pk, msg, sig)).toBe(true);
+        const bad = Uint8Array.from(sig);
+        bad[7] = (bad[7] ?? 0) ^ 0x10;
+        expect(verifier.dsaVerify(pk, msg, bad)).toBe(false);
+        expect(verifier.dsaVerify(pk, new TextEncoder().encode('other'), sig)).toBe(false);
+      });
+
+      it(`${signerName} KEM ciphertexts decapsulate under ${verifierName}`, () => {
+        const pk = signer.kemPublicKey(seed64);
+        const { cipherText, sharedSecret } = signer.kemEncapsulate(pk);
+        expect(cipherText.length).toBe(ML_KEM_768.cipherTextBytes);
+        expect(Buffer.from(verifier.kemDecapsulate(seed64, cipherText))).toEqual(Buffer.from(sharedSecret));
+      });
+    }
+
+    it(`${signerName} derives the reference public keys from the same seeds`, () => {
+      expect(Buffer.from(signer.dsaPublicKey(seed32))).toEqual(Buffer.from(reference.dsaPublicKey(seed32)));
+      expect(Buffer.from(signer.kemPublicKey(seed64))).toEqual(Buffer.from(reference.kemPublicKey(seed64)));
+    });
+
+    it(`${signerName} passes the start-up self-test`, () => {
+      expect(() => selfTest(signer, reference)).not.toThrow();
+    });
+  }
+
+  it('noble binds the ML-DSA context string; pqclean refuses a non-empty one instead of ignoring it', () => {
+    const ctx = new TextEncoder().encode('ctx-a');
+    const pk = reference.dsaPublicKey(seed32);
+    const sig = reference.dsaSign(seed32, msg, ctx);
+    expect(reference.dsaVerify(pk, msg, sig, ctx)).toBe(true);
+    expect(reference.dsaVerify(pk, msg, sig)).toBe(false);
+    const pq = backends.find(([n]) => n === 'pqclean-native')?.[1];
+    expect(pq).toBeDefined();
+    expect(() => pq!.dsaSign(seed32, msg, ctx)).toThrow(/context/);
+    expect(pq!.dsaVerify(pk, msg, sig, ctx)).toBe(false);
+  });
+
+  it('self-test catches a backend that disagrees with the reference', () => {
+    const liar = { ...reference, name: 'pqclean' as const, dsaVerify: () => true };
+    expect(() => selfTest(liar, reference)).toThrow(/rejects a modified signature/);
+  });
+
+  it('auto selection picks the fastest backend that passes, and forcing works', () => {
+    const auto = selectBackend('auto');
+    const fastest = auto.candidates.filter((c) => c.ok).sort((a, b) => (a.signMs ?? 0) - (b.signMs ?? 0))[0];
+    expect(auto.backend.name).toBe(fastest?.name);
+    expect(selectBackend('noble').backend.name).toBe('noble');
+    expect(selectBackend('pqclean-wasm').backend.detail).toMatch(/WebAssembly/);
+    expect(() => selectBackend('bogus' as never)).toThrow(/unknown crypto backend/);
+  });
+});
