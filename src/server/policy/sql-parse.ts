@@ -1,0 +1,106 @@
+import { fingerprintSync, hasSqlDetails, loadModule, parseSync } from 'libpg-query';
+import type { Node } from 'libpg-query';
+import { QsError } from '../../protocol/errors.js';
+import { LruCache } from './lru-cache.js';
+
+/** One statement of a parsed SQL string. */
+export interface ParsedStatement {
+  /** The statement's AST node (`{SelectStmt: …}`, `{InsertStmt: …}`, …). Shared: never mutate. */
+  readonly node: Node;
+  /** The statement's own text, cut from the input at the parser's location and length. */
+  readonly sql: string;
+}
+
+/** A parsed SQL string: its statements in order and the libpg-query fingerprint of the whole. */
+export interface ParsedSql {
+  readonly statements: readonly ParsedStatement[];
+  /** libpg-query's fingerprint: equal for queries that differ only in constants (used by audit). */
+  readonly fingerprint: string;
+}
+
+/** How many distinct SQL texts the parse cache holds; apps send a small set of texts again and again. */
+export const PARSE_CACHE_SIZE = 5_000;
+
+/** Cached outcome: a parse or the message of the syntax error (bad texts are retried too). */
+type CacheEntry = ParsedSql | { readonly error: string };
+
+const cache = new LruCache<string, CacheEntry>(PARSE_CACHE_SIZE);
+
+// The parser is WebAssembly; its sync entry points need the module loaded first. Loading at import
+// time (top-level await) means any module that imports this one may call parseSql synchronously.
+const loaded = loadModule();
+await loaded;
+
+/** Resolves once the parser is loaded (already true when this module has been imported). */
+export function ready(): Promise<void> {
+  return loaded;
+}
+
+/**
+ * Parses `sql` with the real PostgreSQL parser, cached by text in a bounded LRU (a parse costs
+ * tens of microseconds; a hit costs a map lookup). The same text returns the same frozen object.
+ *
+ * @throws QsError `QS_SQL_SYNTAX` (SQLSTATE 42601) with the parser's message and the 1-based
+ *   character position, or "empty query" for an empty or comment-only string.
+ */
+export function parseSql(sql: string): ParsedSql {
+  const hit = cache.get(sql);
+  if (hit !== undefined) {
+    if ('error' in hit) throw new QsError('QS_SQL_SYNTAX', hit.error);
+    return hit;
+  }
+  const entry = parseUncached(sql);
+  cache.set(sql, entry);
+  if ('error' in entry) throw new QsError('QS_SQL_SYNTAX', entry.error);
+  return entry;
+}
+
+/** The number of texts in the parse cache now (for tests and metrics). */
+export function parseCacheSize(): number {
+  return cache.size;
+}
+
+/** Empties the parse cache (tests). */
+export function clearParseCache(): void {
+  cache.clear();
+}
+
+function parseUncached(sql: string): CacheEntry {
+  // libpg-query throws a detail-less error for '' ; report it like a comment-only string.
+  if (sql.trim() === '') return { error: 'empty query' };
+  let stmts;
+  let fingerprint: string;
+  try {
+    stmts = parseSync(sql).stmts ?? [];
+    if (stmts.length === 0) return { error: 'empty query' };
+    fingerprint = fingerprintSync(sql);
+  } catch (err) {
+    return { error: syntaxMessage(err) };
+  }
+  const slice = textSlicer(sql);
+  const statements: ParsedStatement[] = [];
+  for (const raw of stmts) {
+    if (raw.stmt === undefined) continue;
+    const start = raw.stmt_location ?? 0;
+    // stmt_len 0 (absent) means "to the end of the string".
+    const end = raw.stmt_len === undefined || raw.stmt_len === 0 ? undefined : start + raw.stmt_len;
+    statements.push(Object.freeze({ node: raw.stmt, sql: slice(start, end).trim() }));
+  }
+  if (statements.length === 0) return { error: 'empty query' };
+  return Object.freeze({ statements: Object.freeze(statements), fingerprint });
+}
+
+/** The parser reports byte offsets into the UTF-8 text; slice by bytes unless the text is ASCII. */
+function textSlicer(sql: string): (start: number, end: number | undefined) => string {
+  const bytes = Buffer.from(sql, 'utf8');
+  if (bytes.length === sql.length) return (start, end) => sql.slice(start, end);
+  return (start, end) => bytes.subarray(start, end).toString('utf8');
+}
+
+function syntaxMessage(err: unknown): string {
+  if (hasSqlDetails(err) && err.sqlDetails !== undefined) {
+    // cursorPosition is 0-based; PostgreSQL (and psql) report 1-based character positions.
+    return `${err.sqlDetails.message} (at character ${err.sqlDetails.cursorPosition + 1})`;
+  }
+  return err instanceof Error ? err.message : 'the SQL could not be parsed';
+}
