@@ -1,0 +1,64 @@
+import type { AuditEventInput, AuditEventRecord, Store } from '../store/store.js';
+import { auditHasher } from './audit-chain.js';
+
+interface Pending {
+  event: AuditEventInput;
+  resolve: (r: AuditEventRecord) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Group commit for audit events: `append` resolves only once the event is durable, and while
+ * one commit is in flight every new event waits for the next one, so under load many answers
+ * share a single transaction instead of one fsync each.
+ */
+export class AuditWriter {
+  #pending: Pending[] = [];
+  #flushing: Promise<void> | null = null;
+  #written = 0;
+
+  constructor(private readonly store: Store) {}
+
+  append(event: AuditEventInput): Promise<AuditEventRecord> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ event, resolve, reject });
+      if (this.#flushing === null) this.#flushing = this.#drain();
+    });
+  }
+
+  /** Events written since start (for metrics). */
+  get written(): number {
+    return this.#written;
+  }
+
+  /** Resolves when everything appended so far is durable (clean shutdown). */
+  async flush(): Promise<void> {
+    while (this.#flushing !== null) await this.#flushing;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) {
+        const batch = this.#pending;
+        this.#pending = [];
+        try {
+          const stored = await this.store.appendAuditEvents(
+            batch.map((p) => p.event),
+            auditHasher,
+          );
+          this.#written += stored.length;
+          const byId = new Map(stored.map((r) => [r.id, r]));
+          for (const p of batch) {
+            const r = byId.get(p.event.id);
+            if (r) p.resolve(r);
+            else p.reject(new Error('audit event missing from committed batch'));
+          }
+        } catch (err) {
+          for (const p of batch) p.reject(err);
+        }
+      }
+    } finally {
+      this.#flushing = null;
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import path from 'node:path';
+import type { BackendChoice } from '../crypto/select-backend.js';
+
+/** Everything `quantaseal serve` can be told, from flags or QS_* environment variables. */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** `sqlite:PATH` or a postgres:// URL. */
+  store: string;
+  /** Schema of the PostgreSQL store (default `quantaseal`); lets several deployments share a database. */
+  storeSchema?: string;
+  /** `local` or `aws:<key ARN>`. */
+  kms: string;
+  awsKmsEndpoint?: string;
+  tls?: { cert: string; key: string };
+  /** Largest request body accepted, bytes. */
+  bodyLimit: number;
+  logLevel: string;
+  cryptoBackend: BackendChoice;
+}
+
+export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
+  const dataDir = path.resolve(overrides.dataDir ?? process.env.QS_DATA_DIR ?? '.quantaseal');
+  const env = process.env;
+  const cert = overrides.tls?.cert ?? env.QS_TLS_CERT;
+  const key = overrides.tls?.key ?? env.QS_TLS_KEY;
+  return {
+    host: overrides.host ?? env.QS_HOST ?? '127.0.0.1',
+    port: overrides.port ?? (env.QS_PORT ? Number(env.QS_PORT) : 8080),
+    dataDir,
+    store: overrides.store ?? env.QS_STORE ?? `sqlite:${path.join(dataDir, 'quantaseal.db')}`,
+    storeSchema: overrides.storeSchema ?? env.QS_STORE_SCHEMA,
+    kms: overrides.kms ?? env.QS_KMS ?? 'local',
+    awsKmsEndpoint: overrides.awsKmsEndpoint ?? env.QS_AWS_KMS_ENDPOINT,
+    tls: cert && key ? { cert, key } : undefined,
+    bodyLimit: overrides.bodyLimit ?? (env.QS_BODY_LIMIT ? Number(env.QS_BODY_LIMIT) : 8 * 1024 * 1024),
+    logLevel: overrides.logLevel ?? env.QS_LOG_LEVEL ?? 'info',
+    cryptoBackend: overrides.cryptoBackend ?? ((env.QS_CRYPTO_BACKEND as BackendChoice | undefined) || 'auto'),
+  };
+}

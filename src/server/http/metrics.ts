@@ -1,0 +1,40 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Prometheus metrics of one server instance (its own registry, so tests can run several). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: 'quantaseal_http_requests_total',
+    help: 'HTTP requests by route and status code',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly proxyCalls = new Counter({
+    name: 'quantaseal_proxy_calls_total',
+    help: 'Proxy calls by operation and outcome',
+    labelNames: ['operation', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly proxyDuration = new Histogram({
+    name: 'quantaseal_proxy_duration_seconds',
+    help: 'Time from request to sealed answer',
+    labelNames: ['operation'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    registers: [this.registry],
+  });
+  readonly sealDuration = new Histogram({
+    name: 'quantaseal_envelope_seal_seconds',
+    help: 'Time to seal and sign one envelope',
+    buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05],
+    registers: [this.registry],
+  });
+  readonly sessions = new Gauge({
+    name: 'quantaseal_sessions_open',
+    help: 'Open pinned sessions',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'quantaseal_' });
+  }
+}

@@ -1,0 +1,249 @@
+import { performance } from 'node:perf_hooks';
+import { sha256 } from '../../crypto/symmetric.js';
+import { sealEnvelope, type HybridCryptoEnvelope } from '../../protocol/envelope.js';
+import { QsError } from '../../protocol/errors.js';
+import { isId, newId } from '../../protocol/ids.js';
+import { deriveResponseHmacKey } from '../../protocol/keys.js';
+import { isOperation, type OutboundRequest, type OutboundResponsePayload, type SqlStatement, type WireResult } from '../../protocol/wire.js';
+import type { AuditWriter } from '../audit/audit-writer.js';
+import { toWireError } from '../executor/errors.js';
+import type { Executor } from '../executor/executor.js';
+import type { ExecutionTarget } from '../executor/types.js';
+import type { Metrics } from '../http/metrics.js';
+import type { IntegrationService } from '../integrations/integration-service.js';
+import type { RecipientKeyService } from '../keys/recipient-keys.js';
+import type { ActiveSigningKey } from '../keys/signing-keys.js';
+import { checkOperation, checkStatementInSession } from '../policy/enforce.js';
+import type { AuditOutcome, IntegrationRecord, Store } from '../store/store.js';
+import type { Principal } from '../tenants/tenant-service.js';
+import type { VaultService } from '../vault/vault-service.js';
+import { readStatement, readTransaction } from './request-shape.js';
+import type { CryptoBackend } from '../../crypto/backend.js';
+
+/**
+ * Field-level tokenization, plugged in by the tokenization module: parameters in, results out.
+ * Absent, parameters and results pass unchanged (no tokenized fields configured).
+ */
+export interface Tokenization {
+  tokenizeParams(tenantId: string, integration: IntegrationRecord, statement: SqlStatement): Promise<SqlStatement>;
+  detokenizeResults(tenantId: string, integration: IntegrationRecord, results: WireResult[]): Promise<WireResult[]>;
+  insertRecords?(tenantId: string, integration: IntegrationRecord, payload: unknown): Promise<{ statement: SqlStatement; fingerprint: string }>;
+}
+
+export interface DataPlaneDeps {
+  store: Store;
+  backend: CryptoBackend;
+  signingKey: ActiveSigningKey;
+  integrations: IntegrationService;
+  recipients: RecipientKeyService;
+  vault: VaultService;
+  audit: AuditWriter;
+  executor: Executor;
+  metrics: Metrics;
+  tokenization?: Tokenization;
+}
+
+/** Codes that mean "the policy said no" (audited as denied) rather than "it failed". */
+const DENIAL_CODES = new Set([
+  'QS_OPERATION_DENIED',
+  'QS_OPERATION_MISMATCH',
+  'QS_MULTI_STATEMENT',
+  'QS_STATEMENT_NOT_ALLOWED',
+  'QS_TOKENIZATION_UNSUPPORTED',
+  'QS_NOT_FOUND',
+  'QS_SESSION_NOT_FOUND',
+  'QS_SQL_SYNTAX',
+]);
+
+interface RunOutcome {
+  results: WireResult[];
+  sessionId: string | null;
+  fingerprint: string | null;
+}
+
+/**
+ * POST /api/v2/proxy/outbound as one fixed pipeline (STYLE: fastify's hook list):
+ * authenticate (done by the route) → load integration → classify/policy → tokenize → execute →
+ * detokenize → audit → seal. Every answer after authentication is an envelope, errors included.
+ */
+export class DataPlane {
+  readonly #versions = new Map<string, number>();
+
+  constructor(private readonly deps: DataPlaneDeps) {
+    deps.store.onChange((n) => {
+      if (n.topic === 'credential') this.#versions.clear();
+    });
+  }
+
+  /**
+   * Resolves the recipient key first: without one there is nobody to seal to, so that failure
+   * (and only that one) is answered in plain JSON by the caller.
+   */
+  async outbound(principal: Principal, body: OutboundRequest, rawBody: Buffer): Promise<HybridCryptoEnvelope> {
+    const started = performance.now();
+    const recipient = await this.deps.recipients.resolve(principal.tenantId, body.recipient_key_id);
+    let payload: OutboundResponsePayload;
+    let outcome: AuditOutcome = 'allowed';
+    let fingerprint: string | null = null;
+    let qsCode: string | null = null;
+    let sqlstate: string | null = null;
+    let rowCount: number | null = null;
+    try {
+      const run = await this.#run(principal, body);
+      fingerprint = run.fingerprint;
+      rowCount = run.results.reduce((n, r) => n + (r.rowCount ?? r.rows.length), 0);
+      payload = { results: run.results, session_id: run.sessionId };
+    } catch (err) {
+      const wire = toWireError(err);
+      qsCode = wire.qs_code ?? null;
+      sqlstate = wire.code;
+      outcome = qsCode !== null && DENIAL_CODES.has(qsCode) ? 'denied' : 'failed';
+      fingerprint = (err as { fingerprint?: string }).fingerprint ?? null;
+      const sessionId = typeof body.session_id === 'string' && isId('session', body.session_id) ? body.session_id : null;
+      payload = { error: wire, session_id: sessionId };
+    }
+    const operation = isOperation(body.operation) ? body.operation : 'unknown';
+    const event = await this.deps.audit.append({
+      id: newId('audit'),
+      tenantId: principal.tenantId,
+      ts: new Date().toISOString(),
+      integrationId: typeof body.integration_id === 'string' ? body.integration_id.slice(0, 64) : null,
+      operation,
+      apiKeyId: principal.apiKeyId,
+      requestId: body.request_id,
+      route: 'POST /api/v2/proxy/outbound',
+      fingerprint,
+      outcome,
+      sqlstate,
+      qsCode,
+      rowCount,
+      durationMs: Math.round(performance.now() - started),
+    });
+    const sealStart = performance.now();
+    const envelope = await sealEnvelope(
+      {
+        payload,
+        tenantId: principal.tenantId,
+        context: { request_id: body.request_id, integration_id: body.integration_id, operation: body.operation, request_sha256: sha256(rawBody).toString('hex') },
+        recipient: { keyId: recipient.keyId, publicKey: recipient.publicKey },
+        signer: { keyId: this.deps.signingKey.keyId, secretKey: this.deps.signingKey.secretKey },
+        hmacKey: deriveResponseHmacKey(principal.apiKey, principal.tenantId),
+        auditEventId: event.id,
+        success: !('error' in payload),
+      },
+      { backend: this.deps.backend },
+    );
+    this.deps.metrics.sealDuration.observe((performance.now() - sealStart) / 1000);
+    this.deps.metrics.proxyCalls.inc({ operation, outcome });
+    this.deps.metrics.proxyDuration.observe({ operation }, (performance.now() - started) / 1000);
+    return envelope;
+  }
+
+  openSessions(): number {
+    return this.deps.executor.sessions.stats().open;
+  }
+
+  /** Closes an integration's sessions and pools (it was deleted). */
+  async forgetIntegration(integrationId: string): Promise<void> {
+    await this.deps.executor.sessions.closeAllFor(integrationId);
+    await this.deps.executor.pools.closeIntegration(integrationId);
+  }
+
+  /** Rolls back and frees every session, then closes every pool. */
+  async close(): Promise<void> {
+    await this.deps.executor.close();
+  }
+
+  async #run(principal: Principal, body: OutboundRequest): Promise<RunOutcome> {
+    const { tenantId } = principal;
+    const integration = await this.deps.integrations.require(tenantId, body.integration_id);
+    const allowed = integration.allowedOperations.filter(isOperation);
+    const operation = body.operation;
+    if (!isOperation(operation)) throw new QsError('QS_INVALID_REQUEST', `unknown operation "${String(operation).slice(0, 64)}"`);
+    // Default deny, before anything else is looked at.
+    if (!allowed.includes(operation)) {
+      throw new QsError('QS_OPERATION_DENIED', `operation "${operation}" is not in this integration's allowed_operations`);
+    }
+    const sessionId = body.session_id ?? null;
+    if (sessionId !== null && sessionId !== 'new' && !isId('session', sessionId)) throw new QsError('QS_SESSION_NOT_FOUND', 'no such session');
+    const target = await this.#target(tenantId, integration);
+    const tok = this.deps.tokenization;
+    const tokenize = async (s: SqlStatement) => (tok && integration.tokenization.fields.length > 0 ? tok.tokenizeParams(tenantId, integration, s) : s);
+    const detokenize = async (r: WireResult[]) => (tok && integration.tokenization.fields.length > 0 ? tok.detokenizeResults(tenantId, integration, r) : r);
+    const finish = async (out: { results: WireResult[]; sessionId: string | null }, fingerprint: string | null): Promise<RunOutcome> => ({
+      results: await detokenize(out.results),
+      sessionId: out.sessionId,
+      fingerprint,
+    });
+
+    if (operation === 'tokenize_and_insert') {
+      if (!tok?.insertRecords) throw new QsError('QS_TOKENIZATION_UNSUPPORTED', 'tokenize_and_insert needs tokenization to be configured');
+      const { statement, fingerprint } = await tok.insertRecords(tenantId, integration, body.payload);
+      return finish(await this.deps.executor.run({ target, mode: 'write', statements: [statement], batch: false, sessionId }), fingerprint);
+    }
+
+    if (operation === 'transaction') {
+      const tx = readTransaction(body.payload);
+      if (tx.kind === 'action') {
+        if (tx.action === 'close') {
+          if (sessionId === null || sessionId === 'new') throw new QsError('QS_INVALID_REQUEST', 'action "close" needs a session_id');
+          // get() refuses another integration's session exactly like an unknown one.
+          this.deps.executor.sessions.get(sessionId, integration.id);
+          await this.deps.executor.sessions.close(sessionId);
+          return { results: [], sessionId: null, fingerprint: null };
+        }
+        const sql = tx.action.toUpperCase();
+        if (sessionId === null) throw new QsError('QS_INVALID_REQUEST', `action "${tx.action}" needs a session (session_id "new" or an id)`);
+        return finish(await this.deps.executor.run({ target, mode: 'write', statements: [{ sql }], batch: false, sessionId }), null);
+      }
+      if (tx.kind === 'batch') {
+        const checked = tx.statements.map((s) => ({ statement: s, policy: checkStatementInSession(s.sql, allowed) }));
+        const statements = await Promise.all(checked.map((c) => tokenize(c.statement)));
+        const fingerprint = checked.map((c) => c.policy.fingerprint).join(',');
+        return finish(await this.deps.executor.run({ target, mode: 'write', statements, batch: true, sessionId }), fingerprint);
+      }
+      const { statement } = tx;
+      if (statement.params === undefined || statement.params.length === 0) {
+        // pg's simple protocol: maybe several statements, each checked under its own operation.
+        const policy = checkOperation({ operation: 'transaction', sql: statement.sql, allowedOperations: allowed, inSession: sessionId !== null });
+        if (policy.statements.length > 1) {
+          if (tok && integration.tokenization.fields.length > 0) {
+            // No parameters to tokenize, but each statement still goes through the mapper, which
+            // refuses a tokenized column compared with or inserted from a literal in the text.
+            for (const s of policy.statements) await tok.tokenizeParams(tenantId, integration, { sql: s.sql, params: [] });
+          }
+          return finish(await this.deps.executor.run({ target, mode: 'write', statements: [], simpleMulti: statement.sql, batch: false, sessionId }), policy.fingerprint);
+        }
+      }
+      const policy = checkStatementInSession(statement.sql, allowed);
+      return finish(await this.deps.executor.run({ target, mode: 'write', statements: [await tokenize(statement)], batch: false, sessionId }), policy.fingerprint);
+    }
+
+    const statement = readStatement(body.payload);
+    const policy =
+      sessionId === null
+        ? checkOperation({ operation, sql: statement.sql, allowedOperations: allowed, inSession: false })
+        : checkStatementInSession(statement.sql, allowed);
+    const mode = operation === 'query' && sessionId === null ? 'read' : 'write';
+    return finish(await this.deps.executor.run({ target, mode, statements: [await tokenize(statement)], batch: false, sessionId }), policy.fingerprint);
+  }
+
+  async #target(tenantId: string, integration: IntegrationRecord): Promise<ExecutionTarget> {
+    const credentialId = integration.credentialId;
+    let version = this.#versions.get(credentialId);
+    if (version === undefined) {
+      const current = await this.deps.vault.currentVersion(tenantId, credentialId);
+      if (current === null) throw new QsError('QS_NOT_FOUND', "the integration's credential no longer exists");
+      version = current;
+      this.#versions.set(credentialId, version);
+    }
+    const pinned = version;
+    return {
+      integrationId: integration.id,
+      credentialId,
+      credentialVersion: pinned,
+      getDsn: async () => (await this.deps.vault.unsealDsn(tenantId, credentialId, pinned)).dsn,
+      limits: integration.limits,
+    };
+  }
+}

@@ -1,0 +1,192 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WireError, WireResult } from '../../src/protocol/wire.js';
+import { api, outbound, provisionTenant, startTestServer, type Tenant, type TestServer } from '../helpers/proxy-server.js';
+import { databaseUrl, tempSchemaName } from '../helpers/pg.js';
+
+let server: TestServer;
+let full: Tenant;
+let readOnly: Tenant;
+const schema = tempSchemaName('qs_proxy');
+const admin = new pg.Client({ connectionString: databaseUrl() });
+
+const results = (r: { payload?: unknown }) => (r.payload as { results: WireResult[] }).results;
+const error = (r: { payload?: unknown }) => (r.payload as { error: WireError }).error;
+
+beforeAll(async () => {
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.items (id int PRIMARY KEY, name text NOT NULL UNIQUE)`);
+  server = await startTestServer();
+  full = await provisionTenant(server, { allow: ['query', 'execute', 'transaction'] });
+  readOnly = await provisionTenant(server, { allow: ['query'] });
+});
+afterAll(async () => {
+  await server?.dispose();
+  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await admin.end();
+});
+
+const count = async () => Number((await admin.query(`SELECT count(*) FROM ${schema}.items`)).rows[0].count);
+
+describe('POST /api/v2/proxy/outbound', () => {
+  it('runs a parameterized query and answers with a verified envelope', async () => {
+    const r = await outbound(full, { operation: 'query', payload: { sql: 'SELECT $1::int + 1 AS n, $2::text AS t', params: ['41', null] } });
+    expect(r.status).toBe(200);
+    expect(r.envelope?.audit_event_id).toMatch(/^aud_/);
+    expect(results(r)[0]).toMatchObject({ command: 'SELECT', rowCount: 1, rows: [['42', null]] });
+    expect(results(r)[0]?.fields.map((f) => [f.name, f.dataTypeID])).toEqual([
+      ['n', 23],
+      ['t', 25],
+    ]);
+  });
+
+  it('keeps every DatabaseError field of a PostgreSQL error', async () => {
+    await outbound(full, { operation: 'execute', payload: { sql: `INSERT INTO ${schema}.items VALUES ($1, $2)`, params: ['1', 'one'] } });
+    const r = await outbound(full, { operation: 'execute', payload: { sql: `INSERT INTO ${schema}.items VALUES ($1, $2)`, params: ['2', 'one'] } });
+    expect(r.envelope?.success).toBe(false);
+    expect(error(r)).toMatchObject({ code: '23505', constraint: 'items_name_key', table: 'items', schema, severity: 'ERROR' });
+    expect(error(r).detail).toContain('already exists');
+  });
+
+  describe('default deny', () => {
+    it('an integration allowing only query refuses INSERT as execute, as a batch and inside a session', async () => {
+      const before = await count();
+      const insert = { sql: `INSERT INTO ${schema}.items VALUES ($1, $2)`, params: ['50', 'x'] };
+      const asExecute = await outbound(readOnly, { operation: 'execute', payload: insert });
+      expect(error(asExecute)).toMatchObject({ qs_code: 'QS_OPERATION_DENIED', code: '42501' });
+      const asBatch = await outbound(readOnly, { operation: 'transaction', payload: { statements: [insert] } });
+      expect(error(asBatch).qs_code).toBe('QS_OPERATION_DENIED');
+      const inSession = await outbound(readOnly, { operation: 'query', payload: insert, session_id: 'new' });
+      expect(error(inSession).qs_code).toMatch(/QS_OPERATION_(DENIED|MISMATCH)/);
+      expect(await count()).toBe(before);
+    });
+
+    it('an integration allowing query+transaction still refuses an INSERT inside its session', async () => {
+      const t = await provisionTenant(server, { allow: ['query', 'transaction'] });
+      const before = await count();
+      const begin = await outbound(t, { operation: 'transaction', payload: { sql: 'BEGIN' }, session_id: 'new' });
+      const sessionId = (begin.payload as { session_id: string }).session_id;
+      expect(sessionId).toMatch(/^ses_/);
+      const ins = await outbound(t, { operation: 'execute', payload: { sql: `INSERT INTO ${schema}.items VALUES ($1, $2)`, params: ['51', 'y'] }, session_id: sessionId });
+      expect(error(ins).qs_code).toBe('QS_OPERATION_DENIED');
+      const multi = await outbound(t, { operation: 'transaction', payload: { sql: `BEGIN; INSERT INTO ${schema}.items VALUES (52, 'z'); COMMIT` } });
+      expect(error(multi).qs_code).toBe('QS_OPERATION_DENIED');
+      await outbound(t, { operation: 'transaction', payload: { action: 'close' }, session_id: sessionId });
+      expect(await count()).toBe(before);
+    });
+  });
+
+  describe('hostile SQL is refused, audited, and changes nothing', () => {
+    const cases: Array<[string, string, unknown, string, string]> = [
+      ['stacked statements', 'query', { sql: `SELECT 1; DELETE FROM ${schema}.items` }, 'QS_MULTI_STATEMENT', '42501'],
+      ['writable CTE as query', 'query', { sql: `WITH d AS (DELETE FROM ${schema}.items RETURNING *) SELECT * FROM d` }, 'QS_OPERATION_MISMATCH', '42501'],
+      ['DELETE as query', 'query', { sql: `DELETE FROM ${schema}.items` }, 'QS_OPERATION_MISMATCH', '42501'],
+      ['SELECT INTO', 'query', { sql: `SELECT * INTO ${schema}.stolen FROM ${schema}.items` }, 'QS_OPERATION_MISMATCH', '42501'],
+      ['SET ROLE', 'transaction', { sql: 'SET ROLE postgres' }, 'QS_STATEMENT_NOT_ALLOWED', '42501'],
+      ['COPY', 'query', { sql: `COPY ${schema}.items TO '/tmp/x'` }, 'QS_STATEMENT_NOT_ALLOWED', '42501'],
+      ['DO block', 'execute', { sql: `DO $$ BEGIN DELETE FROM ${schema}.items; END $$` }, 'QS_STATEMENT_NOT_ALLOWED', '42501'],
+      ['DROP TABLE without ddl', 'execute', { sql: `DROP TABLE ${schema}.items` }, 'QS_OPERATION_MISMATCH', '42501'],
+      ['ddl operation not allowed', 'ddl', { sql: `DROP TABLE ${schema}.items` }, 'QS_OPERATION_DENIED', '42501'],
+      ['syntax error', 'query', { sql: 'SELEC 1' }, 'QS_SQL_SYNTAX', '42601'],
+      ['unknown operation', 'explode', { sql: 'SELECT 1' }, 'QS_INVALID_REQUEST', '08P01'],
+      ['params of the wrong type', 'query', { sql: 'SELECT $1', params: [{ a: 1 }] }, 'QS_INVALID_REQUEST', '08P01'],
+      ['unknown payload field', 'query', { sql: 'SELECT 1', params: [], extra: true }, 'QS_INVALID_REQUEST', '08P01'],
+      ['unknown session', 'query', { sql: 'SELECT 1' }, 'QS_SESSION_NOT_FOUND', '08003'],
+    ];
+    for (const [name, operation, payload, qsCode, sqlstate] of cases) {
+      it(`${name} → ${qsCode}`, async () => {
+        const before = await count();
+        const r = await outbound(full, { operation, payload, ...(name === 'unknown session' ? { session_id: 'ses_00000000000000000000000000' } : {}) });
+        expect(r.status).toBe(200);
+        expect(r.envelope?.success).toBe(false);
+        expect(error(r)).toMatchObject({ qs_code: qsCode, code: sqlstate });
+        expect(await count()).toBe(before);
+        const audit = await api(server.url, 'GET', '/api/v2/audit?limit=1000', { apiKey: full.apiKey });
+        const event = (audit.body.events as Array<{ audit_event_id: string; outcome: string; qs_code: string }>).find((e) => e.audit_event_id === r.envelope?.audit_event_id);
+        expect(event).toMatchObject({ qs_code: qsCode });
+        expect(['denied', 'failed']).toContain(event?.outcome);
+      });
+    }
+
+    it('another tenant’s integration id is a 404 inside the envelope', async () => {
+      const r = await outbound(readOnly, { operation: 'query', payload: { sql: 'SELECT 1' }, integration_id: full.integrationId });
+      expect(error(r).qs_code).toBe('QS_NOT_FOUND');
+    });
+
+    it('a missing or wrong API key is a plain 401, not an envelope', async () => {
+      const r = await outbound(full, { operation: 'query', payload: { sql: 'SELECT 1' } }, { apiKey: 'qs_live_' + 'A'.repeat(43) });
+      expect(r.status).toBe(401);
+      expect(r.plain?.error.code).toBe('QS_UNAUTHENTICATED');
+    });
+
+    it('malformed JSON and oversize bodies are plain 400/413', async () => {
+      const bad = await api(server.url, 'POST', '/api/v2/proxy/outbound', { apiKey: full.apiKey, rawBody: '{"integration_id":' });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error?.code).toBe('QS_MALFORMED_JSON');
+      const huge = await api(server.url, 'POST', '/api/v2/proxy/outbound', {
+        apiKey: full.apiKey,
+        rawBody: JSON.stringify({ integration_id: full.integrationId, operation: 'query', request_id: 'r', payload: { sql: 'SELECT $1', params: ['x'.repeat(9 * 1024 * 1024)] } }),
+      });
+      expect(huge.status).toBe(413);
+      expect(huge.body.error?.code).toBe('QS_BODY_TOO_LARGE');
+    });
+  });
+
+  describe('sessions', () => {
+    it('BEGIN / INSERT / ROLLBACK leaves nothing', async () => {
+      const before = await count();
+      const begin = await outbound(full, { operation: 'transaction', payload: { sql: 'BEGIN' }, session_id: 'new' });
+      const sid = (begin.payload as { session_id: string }).session_id;
+      const ins = await outbound(full, { operation: 'execute', payload: { sql: `INSERT INTO ${schema}.items VALUES ($1, $2)`, params: ['60', 'sixty'] }, session_id: sid });
+      expect(results(ins)[0]).toMatchObject({ command: 'INSERT', rowCount: 1 });
+      const inside = await outbound(full, { operation: 'query', payload: { sql: `SELECT count(*) FROM ${schema}.items` }, session_id: sid });
+      expect(results(inside)[0]?.rows[0]?.[0]).toBe(String(before + 1));
+      expect(await count()).toBe(before);
+      await outbound(full, { operation: 'transaction', payload: { sql: 'ROLLBACK' }, session_id: sid });
+      await outbound(full, { operation: 'transaction', payload: { action: 'close' }, session_id: sid });
+      expect(await count()).toBe(before);
+    });
+
+    it('SET search_path persists within a session and not outside it', async () => {
+      const set = await outbound(full, { operation: 'transaction', payload: { sql: `SET search_path TO ${schema}` }, session_id: 'new' });
+      const sid = (set.payload as { session_id: string }).session_id;
+      const inSession = await outbound(full, { operation: 'query', payload: { sql: 'SHOW search_path' }, session_id: sid });
+      expect(results(inSession)[0]?.rows[0]?.[0]).toBe(schema);
+      const outside = await outbound(full, { operation: 'query', payload: { sql: 'SHOW search_path' } });
+      expect(results(outside)[0]?.rows[0]?.[0]).not.toBe(schema);
+      await outbound(full, { operation: 'transaction', payload: { action: 'close' }, session_id: sid });
+      const closed = await outbound(full, { operation: 'query', payload: { sql: 'SELECT 1' }, session_id: sid });
+      expect(error(closed).qs_code).toBe('QS_SESSION_NOT_FOUND');
+    });
+
+    it('a batch is all-or-nothing', async () => {
+      const before = await count();
+      const r = await outbound(full, {
+        operation: 'transaction',
+        payload: {
+          statements: [
+            { sql: `INSERT INTO ${schema}.items VALUES ($1, $2)`, params: ['70', 'seventy'] },
+            { sql: `INSERT INTO ${schema}.items VALUES ($1, $2)`, params: ['71', 'one'] },
+          ],
+        },
+      });
+      expect(error(r).code).toBe('23505');
+      expect(await count()).toBe(before);
+    });
+  });
+
+  describe('connection failures map to stable codes', () => {
+    it('an unreachable database → QS_DB_UNAVAILABLE; an unknown role → QS_DB_AUTH_FAILED with the rotate advice', async () => {
+      const dead = await provisionTenant(server, { allow: ['query'], dsn: 'postgres://postgres@127.0.0.1:1/test' });
+      expect(error(await outbound(dead, { operation: 'query', payload: { sql: 'SELECT 1' } })).qs_code).toBe('QS_DB_UNAVAILABLE');
+      const url = new URL(databaseUrl());
+      url.username = 'qs_no_such_role';
+      url.password = 'hunter2';
+      const badAuth = await provisionTenant(server, { allow: ['query'], dsn: url.toString() });
+      const e = error(await outbound(badAuth, { operation: 'query', payload: { sql: 'SELECT 1' } }));
+      expect(e.qs_code).toBe('QS_DB_AUTH_FAILED');
+      expect(e.message).toContain('/api/v2/vault/rotate/');
+      expect(JSON.stringify(e)).not.toContain('hunter2');
+    });
+  });
+});
