@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import { openEnvelope } from '../protocol/envelope.js';
+import { EnvelopeVerificationError, QsError } from '../protocol/errors.js';
+import { isQsErrorCode } from '../protocol/error-codes.js';
+import { newId } from '../protocol/ids.js';
+import type { Operation, OutboundRequest, OutboundResponsePayload } from '../protocol/wire.js';
+import type { ResolvedConfig } from './config.js';
+import { isConnectionError, type QsTransportRequest } from './transport.js';
+
+/** One data-plane call: what to run, and under which session. */
+export interface OutboundCall {
+  operation: Operation;
+  payload: OutboundRequest['payload'];
+  /** "new" opens a session in this round trip; `ses_…` continues one; absent = sessionless. */
+  sessionId?: string | null;
+}
+
+/** Reads are retried this many times after a refused/reset connection, each with a fresh request id. */
+export const MAX_READ_RETRIES = 2;
+
+export const OUTBOUND_PATH = '/api/v2/proxy/outbound';
+
+/**
+ * POST one OutboundRequest, then verify and open the envelope against exactly the bytes sent
+ * (request id, SHA-256 of the body, tenant, integration, pinned signing keys, HMAC key).
+ * Throws QsError for transport and pre-authentication failures, EnvelopeVerificationError when
+ * the answer does not verify; a SQL error comes back as the payload's `error`, not as a throw.
+ */
+export async function callOutbound(cfg: ResolvedConfig, call: OutboundCall, signal?: AbortSignal): Promise<OutboundResponsePayload> {
+  const attempts = call.operation === 'query' ? 1 + MAX_READ_RETRIES : 1;
+  for (let attempt = 1; ; attempt++) {
+    const requestId = newId('request');
+    const request: OutboundRequest = {
+      integration_id: cfg.integrationId,
+      operation: call.operation,
+      payload: call.payload,
+      request_id: requestId,
+      ...(call.sessionId ? { session_id: call.sessionId } : {}),
+      recipient_key_id: cfg.keys.recipient.keyId,
+    };
+    const body = Buffer.from(JSON.stringify(request), 'utf8');
+    let res;
+    try {
+      res = await cfg.transport.request(postRequest(cfg, OUTBOUND_PATH, body, signal));
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      if (attempt < attempts && isConnectionError(err)) continue;
+      throw transportError(cfg, err);
+    }
+    if (res.status !== 200) throw plainError(res.status, res.body);
+    let envelope: unknown;
+    try {
+      envelope = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw new EnvelopeVerificationError();
+    }
+    const payload = await openEnvelope(envelope, {
+      tenantId: cfg.tenantId,
+      requestId,
+      requestSha256: createHash('sha256').update(body).digest('hex'),
+      integrationId: cfg.integrationId,
+      recipient: { keyId: cfg.keys.recipient.keyId, secretKey: cfg.keys.recipient.secretKey },
+      signingKeys: cfg.keys.signingKeys,
+      hmacKey: cfg.hmacKey,
+    });
+    return checkPayload(payload);
+  }
+}
+
+/** The request shape every call to the proxy shares (JSON body, API key header). */
+export function postRequest(cfg: Pick<ResolvedConfig, 'apiKey' | 'url'>, path: string, body: Buffer | undefined, signal?: AbortSignal, method: QsTransportRequest['method'] = 'POST'): QsTransportRequest {
+  const headers: Record<string, string> = { 'x-api-key': cfg.apiKey, accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return { method, path: basePath(cfg) + path, headers, ...(body !== undefined ? { body } : {}), ...(signal ? { signal } : {}) };
+}
+
+function basePath(cfg: Pick<ResolvedConfig, 'url'>): string {
+  const i = cfg.url.indexOf('/', cfg.url.indexOf('//') + 2);
+  return i === -1 ? '' : cfg.url.slice(i);
+}
+
+export function transportError(cfg: Pick<ResolvedConfig, 'url'>, err: unknown): QsError {
+  if (err instanceof QsError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  return new QsError('QS_TRANSPORT', `could not reach the QuantaSeal proxy at ${cfg.url}${typeof code === 'string' ? ` (${code})` : ''}`, { cause: err });
+}
+
+/**
+ * A non-200 answer: before authentication the server answers plain JSON
+ * `{success:false, error:{code,message}}`; its code is kept when it is one of ours.
+ */
+export function plainError(status: number, body: Buffer): QsError {
+  let code: unknown;
+  let message: unknown;
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { error?: { code?: unknown; message?: unknown } };
+    code = parsed.error?.code;
+    message = parsed.error?.message;
+  } catch {
+    // Not JSON (a load balancer's page, say): reported by status only.
+  }
+  const text = typeof message === 'string' ? message.slice(0, 500) : `the QuantaSeal proxy answered HTTP ${status}`;
+  return new QsError(isQsErrorCode(code) ? code : 'QS_TRANSPORT', text);
+}
+
+function checkPayload(payload: unknown): OutboundResponsePayload {
+  const p = payload as Record<string, unknown> | null;
+  const sessionOk = p !== null && typeof p === 'object' && (p.session_id === null || p.session_id === undefined || typeof p.session_id === 'string');
+  if (sessionOk && Array.isArray(p.results)) return { results: p.results, session_id: (p.session_id as string | undefined) ?? null } as OutboundResponsePayload;
+  if (sessionOk && typeof p.error === 'object' && p.error !== null) return { error: p.error, session_id: (p.session_id as string | undefined) ?? null } as OutboundResponsePayload;
+  throw new QsError('QS_TRANSPORT', 'the QuantaSeal proxy answered with a payload this driver does not understand');
+}
