@@ -16,6 +16,7 @@ import { openKms } from './kms/open-kms.js';
 import { DataPlane } from './proxy/data-plane.js';
 import { openStore } from './store/open-store.js';
 import { TenantService } from './tenants/tenant-service.js';
+import { createTokenization } from './tokenize/tokenization.js';
 import { VaultService } from './vault/vault-service.js';
 
 export interface RunningServer {
@@ -37,11 +38,12 @@ export async function createContext(config: ServerConfig): Promise<ServerContext
     const tenantKeys = new TenantKeys(store, kms, backend);
     const executor = new Executor();
     const vault = new VaultService(store, tenantKeys, backend, (dsn) => testLogin(dsn));
-    const integrations = new IntegrationService(store);
+    const tokenization = createTokenization({ store, tenantKeys, vault, executor });
+    const integrations = new IntegrationService(store, tokenization.checkCatalog);
     const recipients = new RecipientKeyService(store);
     const audit = new AuditWriter(store);
     const metrics = new Metrics();
-    const dataPlane = new DataPlane({ store, backend, signingKey, integrations, recipients, vault, audit, executor, metrics });
+    const dataPlane = new DataPlane({ store, backend, signingKey, integrations, recipients, vault, audit, executor, metrics, tokenization });
     return {
       config,
       store,
