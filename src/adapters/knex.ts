@@ -28,9 +28,9 @@ export interface QsKnexDriver {
  * });
  * ```
  * `connection` takes QsConnectionOptions (or `{ connectionString: 'quantaseal://…' }`, or `{}` for
- * the QUANTASEAL_* environment). Knex keeps its connections in its own pool for many queries, so
- * each is a session client: its first statement (Knex's `select version();`) opens a server
- * session that `SET search_path`, transactions and temp tables then live in; Knex's
+ * the QUANTASEAL_* environment). Knex keeps its connections in its own pool for many queries;
+ * each runs sessionless until its first statement that needs a connection of its own
+ * (`SET search_path`, BEGIN, temp tables…), which opens a server session it then keeps; Knex's
  * destroyRawConnection (`end()`) closes it. `processID` is null, so Knex's query cancellation
  * (`pg_cancel_backend`) cancels nothing; use query timeouts instead.
  */

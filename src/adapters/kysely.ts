@@ -13,8 +13,9 @@ export type QsDialectConfig = Omit<PostgresDialectConfig, 'pool'> & ({ pool: QsP
  * import { QsDialect } from 'quantaseal/kysely';
  * const db = new Kysely<DB>({ dialect: new QsDialect({ qs: { clientKeys: './.quantaseal/client-keys.json' } }) });
  * ```
- * Kysely checks a client out of the pool for every query, so each one runs in a session opened in
- * the same round trip and closed on release; `db.destroy()` ends the pool and closes them all.
+ * Kysely checks a client out of the pool for every query; a plain query runs sessionless (one
+ * round trip), a transaction opens a session with its BEGIN that is closed on release;
+ * `db.destroy()` ends the pool and closes any still open.
  */
 export class QsDialect extends PostgresDialect {
   constructor(config: QsDialectConfig = {}) {

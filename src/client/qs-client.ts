@@ -8,6 +8,7 @@ import { callOutbound, type OutboundCall } from './outbound-call.js';
 import { PgTypeOverridesClass, pgUtils, type PgTypeOverrides, type TypeParserSource } from './pg-internals.js';
 import { prepareParams } from './query-values.js';
 import { buildResult, emptyResult } from './result.js';
+import { needsSession, retryInSession } from './session-need.js';
 import { guessOperation } from './sql-operation-hint.js';
 
 /** A query config as pg takes it (`{text, values, rowMode, types, name, query_timeout}`). */
@@ -54,10 +55,13 @@ const CLOSE_TIMEOUT_MS = 10_000;
  * `query` in every form pg accepts, queries run one at a time in order, `connect`, `end`,
  * `release` (supplied by pg-pool), events `error`/`end`/`notice`/`connect`.
  *
- * Sessions: a client behaves like one real connection — on its first statement it asks the proxy
- * for a session (`session_id:"new"`, in the same round trip) and keeps it, so BEGIN/COMMIT,
- * SET and temp tables behave as on pg; `release()` and `end()` close it. The one exception is a
- * client QsPool checks out internally for a one-shot `pool.query()`: that one runs sessionless.
+ * Sessions: a client behaves like one real connection, lazily. Plain reads and writes run
+ * sessionless (one round trip, as `pool.query()`), until the first statement that needs a
+ * connection of its own (BEGIN, SET, SAVEPOINT, DDL, locks, LISTEN, PREPARE, temp tables… see
+ * `needsSession`) asks the proxy for a session (`session_id:"new"`, in the same round trip); from
+ * then on every statement runs on that session, so transactions and session state behave as on
+ * pg, until `release()` or `end()` closes it. A client that never opened one sends no close. A
+ * client QsPool checks out internally for a one-shot `pool.query()` always runs sessionless.
  *
  * `connect()` needs no network; configuration errors surface there (and on every query).
  * `processID`/`secretKey` stay null: there is no backend pid to cancel on this side of the proxy.
@@ -344,9 +348,17 @@ export class QsClient extends EventEmitter {
       hint.multiStatement && params.length === 0
         ? { operation: 'transaction', payload: { sql: pending.text } }
         : { operation: hint.operation, payload: { sql: pending.text, params } };
-    if (sessionful) call.sessionId = this.#sessionId ?? 'new';
-    const answer = await callOutbound(cfg, call, pending.controller.signal);
-    if (sessionful && typeof answer.session_id === 'string') this.#sessionId = answer.session_id;
+    // A checked-out client opens its session lazily (DESIGN §1): only the first statement that
+    // needs a connection of its own asks for one, and every later statement stays on it.
+    const inSession = sessionful && (this.#sessionId !== null || needsSession(pending.text, hint));
+    if (inSession) call.sessionId = this.#sessionId ?? 'new';
+    let answer = await callOutbound(cfg, call, pending.controller.signal);
+    if (sessionful && !inSession && 'error' in answer && retryInSession(answer.error, call.operation)) {
+      // Refused before it ran, in a way a session would accept: send it again, opening one.
+      call.sessionId = 'new';
+      answer = await callOutbound(cfg, call, pending.controller.signal);
+    }
+    if (call.sessionId !== undefined && typeof answer.session_id === 'string') this.#sessionId = answer.session_id;
     if ('error' in answer) {
       if (answer.error.qs_code === 'QS_SESSION_NOT_FOUND') {
         this.#sessionId = null;

@@ -19,7 +19,7 @@ type PoolConnectCallback = (err: Error | undefined, client: pg.PoolClient | unde
  * ```
  *
  * `pool.query()` runs sessionless (the fast path); `pool.connect()` hands out a client that pins a
- * server session on its first statement and closes it on `release()`. The configuration is
+ * server session on its first statement that needs one (BEGIN, SET, …) and closes it on `release()`. The configuration is
  * resolved here, so a missing piece throws QS_CONFIG from the constructor.
  */
 export class QsPool extends pg.Pool {

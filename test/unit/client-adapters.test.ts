@@ -35,7 +35,7 @@ describe('ORM adapters', () => {
 
   const trail = () => proxy.requests.map((r) => [r.operation, r.session_id === 'new' ? 'new' : r.session_id ? 'ses' : null, (r.payload as { sql?: string; action?: string }).sql ?? (r.payload as { action?: string }).action]);
 
-  it('Knex: connections are session clients (version check, search_path, transactions) closed on destroy', async () => {
+  it('Knex: a connection runs sessionless until search_path pins a session, which destroy closes', async () => {
     const db = knex({ client: QsKnexClient, connection: qsConnection(conn), searchPath: ['app'], pool: { min: 0, max: 1 } });
     expect(await db('users').select('*').where({ id: 1 })).toEqual([{ id: 1, name: 'ada' }]);
     await db.transaction(async (trx) => {
@@ -43,8 +43,8 @@ describe('ORM adapters', () => {
     });
     await db.destroy();
     expect(trail()).toEqual([
-      ['query', 'new', 'select version();'],
-      ['transaction', 'ses', 'set search_path to "app"'],
+      ['query', null, 'select version();'],
+      ['transaction', 'new', 'set search_path to "app"'],
       ['query', 'ses', 'select * from "users" where "id" = $1'],
       ['transaction', 'ses', 'BEGIN;'],
       ['query', 'ses', 'select "id" from "users"'],
@@ -54,14 +54,13 @@ describe('ORM adapters', () => {
     expect(proxy.sessions.size).toBe(0);
   });
 
-  it('Kysely: QsDialect runs queries and transactions over QsPool', async () => {
+  it('Kysely: QsDialect runs a plain query in one sessionless request, a transaction on a session', async () => {
     const db = new Kysely<{ users: { id: number; name: string } }>({ dialect: new QsDialect({ qs: conn }) });
     expect(await db.selectFrom('users').selectAll().execute()).toEqual([{ id: 1, name: 'ada' }]);
     await db.transaction().execute(async (trx) => trx.selectFrom('users').select('id').execute());
     await db.destroy();
     expect(trail()).toEqual([
-      ['query', 'new', 'select * from "users"'],
-      ['transaction', 'ses', 'close'],
+      ['query', null, 'select * from "users"'],
       ['transaction', 'new', 'begin'],
       ['query', 'ses', 'select "id" from "users"'],
       ['transaction', 'ses', 'commit'],

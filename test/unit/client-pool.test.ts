@@ -92,8 +92,10 @@ describe('QsPool is a real pg.Pool', () => {
   it('release(true) destroys the client and closes its session', async () => {
     const pool = new QsPool(opts());
     const client = await pool.connect();
-    await client.query('SELECT 1');
+    await client.query('SET search_path TO public');
     const sessionId = (client as unknown as QsClient).sessionId!;
+    expect(sessionId).toMatch(/^ses_/);
+    expect(proxy.sessions.has(sessionId)).toBe(true);
     const removed = new Promise((resolve) => pool.once('remove', resolve));
     client.release(true);
     await removed;
@@ -108,9 +110,10 @@ describe('QsPool is a real pg.Pool', () => {
     const a = await pool.connect();
     const b = await pool.connect();
     const unused = await pool.connect();
-    await a.query('SELECT 1');
-    await b.query('SELECT 1');
+    await a.query('BEGIN');
+    await b.query('BEGIN');
     const ids = [a, b].map((c) => (c as unknown as QsClient).sessionId!);
+    for (const id of ids) expect(proxy.sessions.has(id)).toBe(true);
     a.release();
     unused.release();
     const ended = pool.end();

@@ -96,17 +96,19 @@ describe('QsClient.query forms', () => {
     expect(last.payload).toEqual({ sql: 'SELECT 1 AS a; SELECT 2 AS b' });
   });
 
-  it('guesses the operation and opens one session on the first statement', async () => {
+  it('guesses the operation and opens one session on the first statement that needs it', async () => {
     const fresh = new QsClient({ url: proxy.url, apiKey: proxy.apiKey, clientKeys: proxy.keysPath });
     const before = proxy.requests.length;
     await fresh.query('INSERT INTO t VALUES ($1)', [1]);
     await fresh.query('CREATE TABLE x (id int)');
+    await fresh.query('SELECT 1');
     await fresh.end();
     const sent = proxy.requests.slice(before);
-    expect(sent.map((r) => r.operation)).toEqual(['execute', 'ddl', 'transaction']);
-    expect(sent[0]!.session_id).toBe('new');
-    expect(sent[1]!.session_id).toMatch(/^ses_/);
-    expect(sent[2]).toMatchObject({ session_id: sent[1]!.session_id, payload: { action: 'close' } });
+    expect(sent.map((r) => r.operation)).toEqual(['execute', 'ddl', 'query', 'transaction']);
+    expect(sent[0]!.session_id).toBeUndefined();
+    expect(sent[1]!.session_id).toBe('new');
+    expect(sent[2]!.session_id).toMatch(/^ses_/);
+    expect(sent[3]).toMatchObject({ session_id: sent[2]!.session_id, payload: { action: 'close' } });
   });
 
   it('SQL errors become pg DatabaseErrors (promise and callback), with qsCode for refusals', async () => {
