@@ -233,5 +233,8 @@ main(process.argv.slice(2)).then(
     if (isQsError(err)) console.error(`error ${err.code}: ${err.message}`);
     else console.error(`error: ${(err as Error).message}`);
     process.exitCode = 1;
+    // A half-started server (a busy port, a bad data dir) may leave handles open; a failed CLI
+    // command must still end. The timer is unref'd, so a clean exit never waits for it.
+    setTimeout(() => process.exit(), 2000).unref();
   },
 );

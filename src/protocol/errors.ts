@@ -11,9 +11,12 @@ export class QsError extends Error {
   readonly code: QsErrorCode;
   readonly statusCode: number;
   readonly sqlstate: string;
+  /** PostgreSQL error fields that apply to a refusal too (e.g. `position` of a syntax error). */
+  readonly pgFields?: { position?: string; detail?: string; hint?: string };
 
-  constructor(code: QsErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: QsErrorCode, message: string, options?: { cause?: unknown; pgFields?: { position?: string; detail?: string; hint?: string } }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    if (options?.pgFields !== undefined) this.pgFields = options.pgFields;
     this.name = 'QsError';
     this.code = code;
     this.statusCode = ERROR_CODES[code].status;

@@ -74,6 +74,8 @@ export async function startServer(overrides: Partial<ServerConfig> = {}, opts: {
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
+    await app.close();
+    await ctx.dataPlane.close();
     await ctx.store.close();
     throw err;
   }

@@ -48,6 +48,15 @@ describe('POST /api/v2/proxy/outbound', () => {
     expect(error(r).detail).toContain('already exists');
   });
 
+  it('a SELECT that writes hits the read-only wall without execute, and runs like direct pg with it', async () => {
+    await admin.query(`CREATE SEQUENCE IF NOT EXISTS ${schema}.seq`);
+    const sql = `SELECT nextval('${schema}.seq') AS n`;
+    expect(error(await outbound(readOnly, { operation: 'query', payload: { sql } })).code).toBe('25006');
+    const before = Number((await admin.query(`SELECT last_value FROM ${schema}.seq`)).rows[0].last_value);
+    const ok = await outbound(full, { operation: 'query', payload: { sql } });
+    expect(Number(results(ok)[0]?.rows[0]?.[0])).toBeGreaterThanOrEqual(before);
+  });
+
   describe('default deny', () => {
     it('an integration allowing only query refuses INSERT as execute, as a batch and inside a session', async () => {
       const before = await count();

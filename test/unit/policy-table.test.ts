@@ -188,10 +188,22 @@ describe('checkOperation details', () => {
     }
   });
 
-  it('reports the parser message and the 1-based position of a syntax error', () => {
-    expect(() => checkOperation({ operation: 'query', sql: 'SELECT * FROM t WHERE', allowedOperations: APP, inSession: false })).toThrow(
-      /syntax error at end of input \(at character 22\)/,
-    );
+  it('reports the parser message and, as PostgreSQL does, the 1-based position in its own field', () => {
+    let caught: unknown;
+    try {
+      checkOperation({ operation: 'query', sql: 'SELECT * FROM t WHERE', allowedOperations: APP, inSession: false });
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as Error).message).toBe('syntax error at end of input');
+    expect((caught as { pgFields?: unknown }).pgFields).toEqual({ position: '22' });
+    // Positions count characters, not UTF-8 bytes.
+    try {
+      checkOperation({ operation: 'query', sql: "SELECT 'ü' FRO x", allowedOperations: APP, inSession: false });
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as { pgFields?: unknown }).pgFields).toEqual({ position: '16' });
   });
 
   it('names both kinds in a mismatch', () => {

@@ -137,7 +137,7 @@ export function toConnectionError(err: unknown, ctx: ConnectionErrorContext = {}
  */
 export function toWireError(err: unknown, ctx: ConnectionErrorContext = {}): WireError {
   const mapped = isQsError(err) ? err : toConnectionError(err, ctx);
-  if (mapped) return { code: mapped.sqlstate, message: scrubSecrets(mapped.message), qs_code: mapped.code };
+  if (mapped) return { code: mapped.sqlstate, message: scrubSecrets(mapped.message), ...mapped.pgFields, qs_code: mapped.code };
   if (isDatabaseError(err)) {
     const out: WireError = { code: err.code ?? 'XX000', message: scrubSecrets(err.message) };
     for (const field of DATABASE_ERROR_FIELDS) {

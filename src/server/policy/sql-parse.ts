@@ -22,7 +22,7 @@ export interface ParsedSql {
 export const PARSE_CACHE_SIZE = 5_000;
 
 /** Cached outcome: a parse or the message of the syntax error (bad texts are retried too). */
-type CacheEntry = ParsedSql | { readonly error: string };
+type CacheEntry = ParsedSql | { readonly error: string; readonly position?: string };
 
 const cache = new LruCache<string, CacheEntry>(PARSE_CACHE_SIZE);
 
@@ -46,12 +46,12 @@ export function ready(): Promise<void> {
 export function parseSql(sql: string): ParsedSql {
   const hit = cache.get(sql);
   if (hit !== undefined) {
-    if ('error' in hit) throw new QsError('QS_SQL_SYNTAX', hit.error);
+    if ('error' in hit) throw syntaxError(hit);
     return hit;
   }
   const entry = parseUncached(sql);
   cache.set(sql, entry);
-  if ('error' in entry) throw new QsError('QS_SQL_SYNTAX', entry.error);
+  if ('error' in entry) throw syntaxError(entry);
   return entry;
 }
 
@@ -75,7 +75,7 @@ function parseUncached(sql: string): CacheEntry {
     if (stmts.length === 0) return { error: 'empty query' };
     fingerprint = fingerprintSync(sql);
   } catch (err) {
-    return { error: syntaxMessage(err) };
+    return syntaxEntry(err);
   }
   const slice = textSlicer(sql);
   const statements: ParsedStatement[] = [];
@@ -97,10 +97,15 @@ function textSlicer(sql: string): (start: number, end: number | undefined) => st
   return (start, end) => bytes.subarray(start, end).toString('utf8');
 }
 
-function syntaxMessage(err: unknown): string {
+/** A syntax error as PostgreSQL reports it: its message, and `position` as a separate field. */
+function syntaxError(entry: { error: string; position?: string }): QsError {
+  return new QsError('QS_SQL_SYNTAX', entry.error, entry.position === undefined ? undefined : { pgFields: { position: entry.position } });
+}
+
+function syntaxEntry(err: unknown): { error: string; position?: string } {
   if (hasSqlDetails(err) && err.sqlDetails !== undefined) {
-    // cursorPosition is 0-based; PostgreSQL (and psql) report 1-based character positions.
-    return `${err.sqlDetails.message} (at character ${err.sqlDetails.cursorPosition + 1})`;
+    // cursorPosition is a 0-based character offset; PostgreSQL reports it 1-based.
+    return { error: err.sqlDetails.message, position: String(err.sqlDetails.cursorPosition + 1) };
   }
-  return err instanceof Error ? err.message : 'the SQL could not be parsed';
+  return { error: err instanceof Error ? err.message : 'the SQL could not be parsed' };
 }

@@ -55,6 +55,9 @@ const DENIAL_CODES = new Set([
   'QS_SQL_SYNTAX',
 ]);
 
+/** read_only_sql_transaction: raised by the read-only pool before anything was written. */
+const READ_ONLY_SQLSTATE = '25006';
+
 interface RunOutcome {
   results: WireResult[];
   sessionId: string | null;
@@ -224,8 +227,19 @@ export class DataPlane {
       sessionId === null
         ? checkOperation({ operation, sql: statement.sql, allowedOperations: allowed, inSession: false })
         : checkStatementInSession(statement.sql, allowed);
-    const mode = operation === 'query' && sessionId === null ? 'read' : 'write';
-    return finish(await this.deps.executor.run({ target, mode, statements: [await tokenize(statement)], batch: false, sessionId }), policy.fingerprint);
+    const statements = [await tokenize(statement)];
+    if (operation !== 'query' || sessionId !== null) {
+      return finish(await this.deps.executor.run({ target, mode: 'write', statements, batch: false, sessionId }), policy.fingerprint);
+    }
+    try {
+      return finish(await this.deps.executor.run({ target, mode: 'read', statements, batch: false, sessionId }), policy.fingerprint);
+    } catch (err) {
+      // A SELECT that writes (nextval(), a volatile function) hit the read-only wall, which
+      // guarantees it changed nothing. The wall exists for integrations that may not write; one
+      // that may (`execute`) gets the statement rerun on its write pool, as direct pg would run it.
+      if ((err as { code?: unknown }).code !== READ_ONLY_SQLSTATE || !allowed.includes('execute')) throw err;
+      return finish(await this.deps.executor.run({ target, mode: 'write', statements, batch: false, sessionId }), policy.fingerprint);
+    }
   }
 
   async #target(tenantId: string, integration: IntegrationRecord): Promise<ExecutionTarget> {
