@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { BackendName, CryptoBackend } from './backend.js';
 import { createNobleBackend } from './noble-backend.js';
+import { createNodeBackend } from './node-backend.js';
 import { createPqcleanBackend } from './pqclean-backend.js';
 
 /** What `QS_CRYPTO_BACKEND` (or the `cryptoBackend` option) may say. */
@@ -25,16 +26,16 @@ export interface BackendSelection {
 
 type Factory = () => CryptoBackend;
 
-/** Factories for a choice, in order of preference; `node` is added by the node backend module when present. */
+/** Factories for a choice, in order of preference. `node` throws on runtimes without ML-KEM/ML-DSA (Node < 24.7). */
 const factories: Record<Exclude<BackendChoice, 'auto'>, Factory[]> = {
   noble: [createNobleBackend],
   pqclean: [() => createPqcleanBackend('native'), () => createPqcleanBackend('wasm')],
   'pqclean-native': [() => createPqcleanBackend('native')],
   'pqclean-wasm': [() => createPqcleanBackend('wasm')],
-  node: [],
+  node: [createNodeBackend],
 };
 
-/** @internal lets the node:crypto backend register itself without a hard import cycle. */
+/** @internal adds a factory to a choice (an alternative build, a test double). */
 export function registerBackendFactory(choice: 'node', factory: Factory): void {
   factories[choice].push(factory);
 }

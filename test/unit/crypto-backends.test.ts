@@ -49,13 +49,17 @@ describe('crypto backends', () => {
     });
   }
 
+  // A backend this runtime cannot load (node:crypto below Node 24) shows up as skipped, not silently absent.
+  for (const gap of missing) it.skip(`column not covered on this runtime: ${gap}`, () => {});
+
   it('noble binds the ML-DSA context string; pqclean refuses a non-empty one instead of ignoring it', () => {
     const ctx = new TextEncoder().encode('ctx-a');
     const pk = reference.dsaPublicKey(seed32);
     const sig = reference.dsaSign(seed32, msg, ctx);
     expect(reference.dsaVerify(pk, msg, sig, ctx)).toBe(true);
     expect(reference.dsaVerify(pk, msg, sig)).toBe(false);
-    const pq = backends.find(([n]) => n === 'pqclean-native')?.[1];
+    // Either pqclean variant: a WASM-only install (no compiler) must refuse contexts just the same.
+    const pq = backends.find(([n]) => n.startsWith('pqclean'))?.[1];
     expect(pq).toBeDefined();
     expect(() => pq!.dsaSign(seed32, msg, ctx)).toThrow(/context/);
     expect(pq!.dsaVerify(pk, msg, sig, ctx)).toBe(false);

@@ -6,7 +6,7 @@ import { deriveResponseHmacKey, generateRecipientKeyPair, generateSigningKeyPair
 import { loadableBackends } from '../helpers/crypto-backends.js';
 import { envelopeFixture } from '../helpers/envelope-fixture.js';
 
-const { backends } = loadableBackends();
+const { backends, missing } = loadableBackends();
 const payload = { results: [{ command: 'SELECT', rowCount: 1, oid: null, fields: [], rows: [['1', null, 'ünïcødé']] }], session_id: null };
 
 describe('HybridCryptoEnvelope interop', () => {
@@ -19,6 +19,8 @@ describe('HybridCryptoEnvelope interop', () => {
       });
     }
   }
+  // A backend this runtime cannot load (node:crypto below Node 24) shows up as skipped, not silently absent.
+  for (const gap of missing) it.skip(`interop column not covered on this runtime: ${gap}`, () => {});
 
   it('has the DESIGN §5 shape and sizes', async () => {
     const fx = await envelopeFixture();
