@@ -58,7 +58,15 @@ interface DevRun {
 
 async function startDev(extraEnv: Record<string, string>): Promise<DevRun> {
   const port = await freePort();
-  const child = spawn('npm', ['start', '--', '--port', String(port)], { cwd: clone, env: minimalEnv(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so a signal reaches npm and the server together, as Ctrl-C in a terminal does.
+  const child = spawn('npm', ['start', '--', '--port', String(port)], { cwd: clone, env: minimalEnv(extraEnv), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      /* already gone */
+    }
+  };
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
@@ -66,7 +74,7 @@ async function startDev(extraEnv: Record<string, string>): Promise<DevRun> {
   const deadline = Date.now() + 180_000;
   while (!READY.test(output)) {
     if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill('SIGKILL');
+      signalGroup('SIGKILL');
       throw new Error(`npm start did not print its ready line:\n${output.slice(-4000)}`);
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -76,9 +84,8 @@ async function startDev(extraEnv: Record<string, string>): Promise<DevRun> {
     url: READY.exec(output)![1]!,
     env,
     stop: async () => {
-      // npm forwards SIGINT to the dev server, as Ctrl-C in a terminal does.
-      child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      signalGroup('SIGINT');
+      const timer = setTimeout(() => signalGroup('SIGKILL'), 30_000);
       const code = await exited;
       clearTimeout(timer);
       return { code, output };
