@@ -3,6 +3,7 @@ import { openEnvelope } from '../protocol/envelope.js';
 import { EnvelopeVerificationError, QsError } from '../protocol/errors.js';
 import { isQsErrorCode } from '../protocol/error-codes.js';
 import { newId } from '../protocol/ids.js';
+import { MerkleRootCache } from '../protocol/merkle-root-cache.js';
 import type { Operation, OutboundRequest, OutboundResponsePayload } from '../protocol/wire.js';
 import type { ResolvedConfig } from './config.js';
 import { isConnectionError, type QsTransportRequest } from './transport.js';
@@ -19,6 +20,17 @@ export interface OutboundCall {
 export const MAX_READ_RETRIES = 2;
 
 export const OUTBOUND_PATH = '/api/v2/proxy/outbound';
+
+/**
+ * Batch roots already verified, one cache per resolved config (that is, per pool and its pinned
+ * keys): the envelopes of one server batch then cost one ML-DSA-65 verify between them (DESIGN §8).
+ */
+const rootCaches = new WeakMap<ResolvedConfig, MerkleRootCache>();
+function rootCacheFor(cfg: ResolvedConfig): MerkleRootCache {
+  let cache = rootCaches.get(cfg);
+  if (cache === undefined) rootCaches.set(cfg, (cache = new MerkleRootCache()));
+  return cache;
+}
 
 /**
  * POST one OutboundRequest, then verify and open the envelope against exactly the bytes sent
@@ -62,6 +74,7 @@ export async function callOutbound(cfg: ResolvedConfig, call: OutboundCall, sign
       recipient: { keyId: cfg.keys.recipient.keyId, secretKey: cfg.keys.recipient.secretKey },
       signingKeys: cfg.keys.signingKeys,
       hmacKey: cfg.hmacKey,
+      rootCache: rootCacheFor(cfg),
     });
     return checkPayload(payload);
   }

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
-import { ML_DSA_65, ML_KEM_768, type CryptoBackend } from '../crypto/backend.js';
+import { ML_DSA_65, ML_KEM_768, type CryptoBackend, type KemEncapsulation } from '../crypto/backend.js';
 import { getCryptoBackend } from '../crypto/select-backend.js';
 import { AES_GCM, aesGcmDecrypt, aesGcmEncrypt, constantTimeEqualBit, hkdf, hmacSha512, sha256 } from '../crypto/symmetric.js';
 import { canonical, fromBase64Strict, toBase64 } from './bytes.js';
 import { EnvelopeVerificationError } from './errors.js';
+import { MERKLE_HASH_BYTES, MERKLE_MAX_LEAVES, MERKLE_MAX_PATH, merkleLeafHash, merkleRootFromPath, merkleRootMessage } from './merkle.js';
+import { MerkleRootCache } from './merkle-root-cache.js';
 
 /** Wire-format version in `context.version`; anything else is refused (no downgrade). */
 export const ENVELOPE_VERSION = 2;
@@ -34,9 +36,26 @@ export interface HybridCryptoEnvelope {
     tenant_id: string;
     algorithm: typeof SIGNATURE_ALGORITHM;
     key_id: string;
+    /**
+     * Present only on an envelope signed as part of a batch (DESIGN §8): then `pqc_signature` is
+     * the ML-DSA-65 signature over the batch root, and this is the envelope's inclusion proof.
+     */
+    merkle?: MerkleProofJson;
   };
   context: EnvelopeContext;
   audit_event_id: string;
+}
+
+/**
+ * `signature.merkle`: the leaf's position in the RFC 9162 tree of `size` leaves (2 ≤ size ≤ 65536;
+ * a batch of one uses the single format) and its audit path, sibling hashes bottom-up, each the
+ * base64 of 32 bytes. None of it is inside `signed`: it is bound because any change to it changes
+ * the root the path leads to, and ML-DSA-65 signs canonical("QSROOT2", root, size).
+ */
+export interface MerkleProofJson {
+  index: number;
+  size: number;
+  path: string[];
 }
 
 export interface EnvelopeContext {
@@ -69,6 +88,24 @@ export interface SealDependencies {
   randomBytes?: (n: number) => Uint8Array;
 }
 
+/** SealDependencies plus where ML-KEM encapsulation runs (a worker pool, say); default the backend's, inline. */
+export interface PrepareDependencies extends SealDependencies {
+  encapsulate?: (publicKey: Uint8Array) => KemEncapsulation | Promise<KemEncapsulation>;
+}
+
+/**
+ * An envelope with all its per-response work done (KEM, AEAD, HMAC) and only the ML-DSA-65
+ * signature missing — the part DESIGN §8 moves off the event loop and amortizes over a batch.
+ */
+export interface PreparedEnvelope {
+  /** The canonical bytes the signature (or, batched, the Merkle leaf) and the HMAC cover. */
+  readonly signed: Buffer;
+  /** Id of the signing key the header names; a batch only mixes envelopes with the same one. */
+  readonly signerKeyId: string;
+  /** The envelope with `pqc_signature` (and, batched, `merkle`) filled in. */
+  finish(pqcSignature: Uint8Array, merkle?: MerkleProofJson): HybridCryptoEnvelope;
+}
+
 export interface OpenEnvelopeOptions {
   tenantId: string;
   requestId: string;
@@ -84,13 +121,19 @@ export interface OpenEnvelopeOptions {
   maxPayloadBytes?: number;
   backend?: CryptoBackend;
   now?: () => Date;
+  /**
+   * Roots already verified: a batched envelope whose root (under the same key and signature) is
+   * here skips the ML-DSA-65 verify; the Merkle path and the HMAC are still checked per envelope.
+   */
+  rootCache?: MerkleRootCache;
 }
 
 const encoder = new TextEncoder();
 const EMPTY_SHA = '';
 /**
  * Announces each cryptographic check as it is computed (never its outcome), so tests can prove
- * that both run even when the first one fails. Subscribers see only `{ check }`.
+ * that both run even when the first one fails. Subscribers see only `{ check }`: "ml-dsa-65",
+ * "hmac-sha-512", or "ml-dsa-65-root-cache" when a batch root was found already verified.
  */
 const checkChannel = channel('quantaseal:envelope:check');
 
@@ -133,10 +176,20 @@ const signedBytes = (fields: string[], ctKem: Uint8Array, nonce: Uint8Array, ctD
 
 /**
  * Seal a payload for one recipient: ML-KEM-768 → HKDF → AES-256-GCM, then sign the canonical
- * header and ciphertexts with ML-DSA-65 and HMAC-SHA-512 (DESIGN §5).
+ * header and ciphertexts with ML-DSA-65 and HMAC-SHA-512 (DESIGN §5). The single-envelope format,
+ * whose bytes test/vectors/envelope-v2.json pins.
  */
 export async function sealEnvelope(input: SealEnvelopeInput, deps: SealDependencies = {}): Promise<HybridCryptoEnvelope> {
   const backend = deps.backend ?? getCryptoBackend();
+  const prepared = await prepareEnvelope(input, { ...deps, backend });
+  return prepared.finish(backend.dsaSign(input.signer.secretKey, prepared.signed));
+}
+
+/**
+ * Everything of sealEnvelope but the ML-DSA-65 signature (DESIGN §8 split): encapsulation, HKDF,
+ * AES-256-GCM, the canonical signed bytes and the per-response HMAC-SHA-512 over them.
+ */
+export async function prepareEnvelope(input: SealEnvelopeInput, deps: PrepareDependencies = {}): Promise<PreparedEnvelope> {
   const now = deps.now?.() ?? new Date();
   const context: EnvelopeContext = {
     version: ENVELOPE_VERSION,
@@ -155,31 +208,36 @@ export async function sealEnvelope(input: SealEnvelopeInput, deps: SealDependenc
   } as const;
   const fields = headerFields(header);
 
-  const { cipherText: ctKem, sharedSecret } = backend.kemEncapsulate(input.recipient.publicKey);
+  const encaps = deps.encapsulate ?? ((pk: Uint8Array) => (deps.backend ?? getCryptoBackend()).kemEncapsulate(pk));
+  const { cipherText: ctKem, sharedSecret } = await encaps(input.recipient.publicKey);
   const key = aeadKey(sharedSecret, ctKem, input.tenantId, input.recipient.keyId);
   const nonce = (deps.randomBytes ?? randomBytes)(AES_GCM.nonceBytes);
   const plaintext = encoder.encode(JSON.stringify(input.payload ?? null));
   const ctData = aesGcmEncrypt(key, nonce, plaintext, aadBytes(fields));
 
   const signed = signedBytes(fields, ctKem, nonce, ctData);
-  const pqcSignature = backend.dsaSign(input.signer.secretKey, signed);
-  const hmacSignature = hmacSha512(input.hmacKey, signed);
+  const hmacSignature = toBase64(hmacSha512(input.hmacKey, signed));
 
   return {
-    success: header.success,
-    encrypted: {
-      ciphertext_kem: toBase64(ctKem),
-      ciphertext_data: toBase64(ctData),
-      nonce: toBase64(nonce),
-      ...header.encrypted,
-    },
-    signature: {
-      pqc_signature: toBase64(pqcSignature),
-      hmac_signature: toBase64(hmacSignature),
-      ...header.signature,
-    },
-    context,
-    audit_event_id: input.auditEventId,
+    signed,
+    signerKeyId: input.signer.keyId,
+    finish: (pqcSignature, merkle) => ({
+      success: header.success,
+      encrypted: {
+        ciphertext_kem: toBase64(ctKem),
+        ciphertext_data: toBase64(ctData),
+        nonce: toBase64(nonce),
+        ...header.encrypted,
+      },
+      signature: {
+        pqc_signature: toBase64(pqcSignature),
+        hmac_signature: hmacSignature,
+        ...header.signature,
+        ...(merkle === undefined ? {} : { merkle }),
+      },
+      context,
+      audit_event_id: input.auditEventId,
+    }),
   };
 }
 
@@ -194,6 +252,31 @@ interface ParsedEnvelope {
   nonce: Buffer;
   pqcSignature: Buffer;
   hmacSignature: Buffer;
+  /** The batch inclusion proof, when the envelope was signed in a batch. */
+  merkle: { index: number; size: number; path: Buffer[] } | undefined;
+}
+
+const MERKLE_KEYS = ['index', 'path', 'size'];
+
+/**
+ * Strict parse of `signature.merkle`: exactly index, size and path; integers with 0 ≤ index < size
+ * and 2 ≤ size (a batch of one is the single format: one spelling per envelope); path elements
+ * canonical base64 of 32 bytes. Whether the path has the right length for (index, size) is the
+ * Merkle walk's job (merkleRootFromPath), which runs with the other checks.
+ */
+function parseMerkle(raw: unknown): ParsedEnvelope['merkle'] | null {
+  if (!isObject(raw) || Object.keys(raw).sort().join() !== MERKLE_KEYS.join()) return null;
+  const { index, size, path } = raw;
+  if (!Number.isSafeInteger(size) || (size as number) < 2 || (size as number) > MERKLE_MAX_LEAVES) return null;
+  if (!Number.isSafeInteger(index) || (index as number) < 0 || (index as number) >= (size as number)) return null;
+  if (!Array.isArray(path) || path.length > MERKLE_MAX_PATH) return null;
+  const hashes: Buffer[] = [];
+  for (const element of path) {
+    const h = fromBase64Strict(element, { length: MERKLE_HASH_BYTES });
+    if (h === null) return null;
+    hashes.push(h);
+  }
+  return { index: index as number, size: size as number, path: hashes };
 }
 
 /** Structural parse; any deviation yields null (the caller turns it into the one error). */
@@ -210,6 +293,8 @@ function parseEnvelope(raw: unknown, maxPayloadBytes: number): ParsedEnvelope | 
   const pqcSignature = fromBase64Strict(s.pqc_signature, { length: ML_DSA_65.signatureBytes });
   const hmacSignature = fromBase64Strict(s.hmac_signature, { length: HMAC_BYTES });
   if (!ctKem || !nonce || !ctData || !pqcSignature || !hmacSignature || ctData.length < AES_GCM.tagBytes) return null;
+  const merkle = s.merkle === undefined ? undefined : parseMerkle(s.merkle);
+  if (merkle === null) return null;
   return {
     header: {
       success: raw.success,
@@ -223,8 +308,11 @@ function parseEnvelope(raw: unknown, maxPayloadBytes: number): ParsedEnvelope | 
     nonce,
     pqcSignature,
     hmacSignature,
+    merkle,
   };
 }
+
+const NO_ROOT = Buffer.alloc(MERKLE_HASH_BYTES);
 
 const bit = (b: boolean): 0 | 1 => (b ? 1 : 0);
 
@@ -232,6 +320,8 @@ const bit = (b: boolean): 0 | 1 => (b ? 1 : 0);
  * Verify, then open, an envelope. Checks the binding (tenant, request, key ids, suite, freshness),
  * computes BOTH the ML-DSA-65 and the HMAC-SHA-512 check and combines them with a bitwise `&`
  * (no short-circuit; HMAC compared in constant time), and only then decapsulates and decrypts.
+ * A batch-signed envelope (`signature.merkle`) is checked by walking its path to the root and
+ * verifying ML-DSA-65 over canonical("QSROOT2", root, size) — or finding that root in `rootCache`.
  * Every failure, including a malformed envelope, throws the same EnvelopeVerificationError.
  */
 export async function openEnvelope(envelope: unknown, opts: OpenEnvelopeOptions): Promise<unknown> {
@@ -268,15 +358,36 @@ function openVerified(envelope: unknown, opts: OpenEnvelopeOptions): unknown {
 
   const fields = headerFields(header);
   const signed = signedBytes(fields, ctKem, nonce, ctData);
+  // Single format: ML-DSA-65 signs `signed` itself. Batched (DESIGN §8): it signs the batch root,
+  // which this envelope's leaf must hash up to along its path at its index in a tree of its size.
+  let signedMessage: Buffer = signed;
+  let merkleOk: 0 | 1 = 1;
+  if (parsed.merkle !== undefined) {
+    const { index, size, path } = parsed.merkle;
+    const root = merkleRootFromPath(merkleLeafHash(signed), index, size, path);
+    merkleOk = bit(root !== null);
+    // A path of the wrong shape still gets an ML-DSA verify (of a root that cannot be signed).
+    signedMessage = merkleRootMessage(root ?? NO_ROOT, size);
+  }
   // Both checks always run. With an unpinned key id the ML-DSA check still runs (against the
   // first pinned key) so the timing does not reveal which part failed.
   const verifyKey = pinned ?? opts.signingKeys[0];
-  checkChannel.publish({ check: 'ml-dsa-65' });
-  const pqOk = verifyKey ? bit(backend.dsaVerify(verifyKey.publicKey, signed, parsed.pqcSignature)) : 0;
+  const cacheKey = opts.rootCache !== undefined && parsed.merkle !== undefined && verifyKey !== undefined ? MerkleRootCache.keyFor(verifyKey, signedMessage, parsed.pqcSignature) : undefined;
+  let pqOk: 0 | 1;
+  if (cacheKey !== undefined && merkleOk === 1 && opts.rootCache?.has(cacheKey) === true) {
+    // This root, under this key and signature, already passed ML-DSA-65: one verify per batch.
+    checkChannel.publish({ check: 'ml-dsa-65-root-cache' });
+    pqOk = 1;
+  } else {
+    checkChannel.publish({ check: 'ml-dsa-65' });
+    pqOk = verifyKey ? bit(backend.dsaVerify(verifyKey.publicKey, signedMessage, parsed.pqcSignature)) : 0;
+  }
   checkChannel.publish({ check: 'hmac-sha-512' });
   const hmacOk = constantTimeEqualBit(hmacSha512(opts.hmacKey, signed), parsed.hmacSignature);
 
-  if ((bindOk & pqOk & hmacOk) !== 1) throw new EnvelopeVerificationError();
+  if ((bindOk & merkleOk & pqOk & hmacOk) !== 1) throw new EnvelopeVerificationError();
+  // Remember the root only once the whole envelope verified (the conservative choice).
+  if (cacheKey !== undefined) opts.rootCache?.add(cacheKey);
 
   let plaintext: Buffer | null;
   try {

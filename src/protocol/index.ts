@@ -9,4 +9,7 @@ export * from './error-codes.js';
 export * from './errors.js';
 export * from './ids.js';
 export * from './keys.js';
+export * from './merkle.js';
+export * from './merkle-root-cache.js';
+export * from './merkle-seal.js';
 export * from './wire.js';

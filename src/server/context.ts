@@ -11,6 +11,7 @@ import type { Store } from './store/store.js';
 import type { TenantService } from './tenants/tenant-service.js';
 import type { VaultService } from './vault/vault-service.js';
 import type { DataPlane } from './proxy/data-plane.js';
+import type { BatchSigner } from './signing/batch-signer.js';
 
 /** Every long-lived service of one server instance; routes receive this and nothing global. */
 export interface ServerContext {
@@ -28,4 +29,6 @@ export interface ServerContext {
   audit: AuditWriter;
   dataPlane: DataPlane;
   metrics: Metrics;
+  /** Seals every proxy answer (DESIGN §8 batch signing, worker pool); destroyed on close. */
+  signer: BatchSigner;
 }

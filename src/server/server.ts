@@ -16,6 +16,7 @@ import { openKms } from './kms/open-kms.js';
 import { DataPlane } from './proxy/data-plane.js';
 import { openStore } from './store/open-store.js';
 import { TenantService } from './tenants/tenant-service.js';
+import { BatchSigner } from './signing/batch-signer.js';
 import { createTokenization } from './tokenize/tokenization.js';
 import { VaultService } from './vault/vault-service.js';
 
@@ -32,6 +33,7 @@ export interface RunningServer {
 export async function createContext(config: ServerConfig): Promise<ServerContext> {
   const { backend } = setCryptoBackend(config.cryptoBackend);
   const store = await openStore(config.store, config.storeSchema === undefined ? {} : { schema: config.storeSchema });
+  let signer: BatchSigner | undefined;
   try {
     const kms = await openKms(config.kms, { dataDir: config.dataDir, awsEndpoint: config.awsKmsEndpoint });
     const signingKey = await loadSigningKey(store, kms, backend);
@@ -43,7 +45,9 @@ export async function createContext(config: ServerConfig): Promise<ServerContext
     const recipients = new RecipientKeyService(store);
     const audit = new AuditWriter(store);
     const metrics = new Metrics();
-    const dataPlane = new DataPlane({ store, backend, signingKey, integrations, recipients, vault, audit, executor, metrics, tokenization });
+    // Workers per QS_SIGNING_WORKERS (default: one core left to the event loop); inline if they cannot load.
+    signer = await BatchSigner.create({ backend });
+    const dataPlane = new DataPlane({ store, backend, signingKey, integrations, recipients, vault, audit, executor, metrics, tokenization, signer });
     return {
       config,
       store,
@@ -59,8 +63,10 @@ export async function createContext(config: ServerConfig): Promise<ServerContext
       audit,
       dataPlane,
       metrics,
+      signer,
     };
   } catch (err) {
+    await signer?.destroy();
     await store.close();
     throw err;
   }
@@ -76,6 +82,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}, opts: {
   } catch (err) {
     await app.close();
     await ctx.dataPlane.close();
+    await ctx.signer.destroy();
     await ctx.store.close();
     throw err;
   }
@@ -92,6 +99,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}, opts: {
       (closing ??= (async () => {
         await app.close();
         await ctx.dataPlane.close();
+        await ctx.signer.destroy();
         await ctx.audit.flush();
         await ctx.store.close();
       })()),

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { sha256 } from '../../crypto/symmetric.js';
-import { sealEnvelope, type HybridCryptoEnvelope } from '../../protocol/envelope.js';
+import { sealEnvelope, type HybridCryptoEnvelope, type SealEnvelopeInput } from '../../protocol/envelope.js';
 import { QsError } from '../../protocol/errors.js';
 import { isId, newId } from '../../protocol/ids.js';
 import { deriveResponseHmacKey } from '../../protocol/keys.js';
@@ -19,6 +19,7 @@ import type { Principal } from '../tenants/tenant-service.js';
 import type { VaultService } from '../vault/vault-service.js';
 import { readStatement, readTransaction } from './request-shape.js';
 import type { CryptoBackend } from '../../crypto/backend.js';
+import type { EnvelopeSealer } from '../signing/batch-signer.js';
 
 /**
  * Field-level tokenization, plugged in by the tokenization module: parameters in, results out.
@@ -41,6 +42,8 @@ export interface DataPlaneDeps {
   executor: Executor;
   metrics: Metrics;
   tokenization?: Tokenization;
+  /** Seals through the batch signer (DESIGN §8); absent, each envelope is signed alone inline. */
+  signer?: EnvelopeSealer;
 }
 
 /** Codes that mean "the policy said no" (audited as denied) rather than "it failed". */
@@ -123,19 +126,17 @@ export class DataPlane {
       durationMs: Math.round(performance.now() - started),
     });
     const sealStart = performance.now();
-    const envelope = await sealEnvelope(
-      {
-        payload,
-        tenantId: principal.tenantId,
-        context: { request_id: body.request_id, integration_id: body.integration_id, operation: body.operation, request_sha256: sha256(rawBody).toString('hex') },
-        recipient: { keyId: recipient.keyId, publicKey: recipient.publicKey },
-        signer: { keyId: this.deps.signingKey.keyId, secretKey: this.deps.signingKey.secretKey },
-        hmacKey: deriveResponseHmacKey(principal.apiKey, principal.tenantId),
-        auditEventId: event.id,
-        success: !('error' in payload),
-      },
-      { backend: this.deps.backend },
-    );
+    const sealInput: SealEnvelopeInput = {
+      payload,
+      tenantId: principal.tenantId,
+      context: { request_id: body.request_id, integration_id: body.integration_id, operation: body.operation, request_sha256: sha256(rawBody).toString('hex') },
+      recipient: { keyId: recipient.keyId, publicKey: recipient.publicKey },
+      signer: { keyId: this.deps.signingKey.keyId, secretKey: this.deps.signingKey.secretKey },
+      hmacKey: deriveResponseHmacKey(principal.apiKey, principal.tenantId),
+      auditEventId: event.id,
+      success: !('error' in payload),
+    };
+    const envelope = this.deps.signer ? await this.deps.signer.seal(sealInput) : await sealEnvelope(sealInput, { backend: this.deps.backend });
     this.deps.metrics.sealDuration.observe((performance.now() - sealStart) / 1000);
     this.deps.metrics.proxyCalls.inc({ operation, outcome });
     this.deps.metrics.proxyDuration.observe({ operation }, (performance.now() - started) / 1000);

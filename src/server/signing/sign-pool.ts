@@ -1,0 +1,165 @@
+/**
+ * Where ML-DSA-65 signing (and ML-KEM-768 encapsulation) runs: a piscina worker pool so a slow
+ * signature (noble: 5–18 ms) never stalls the event loop (DESIGN §8), or inline on this thread
+ * (`workers: 0`, unit tests, or when the worker cannot load — then said so through `onFallback`).
+ */
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { Piscina } from 'piscina';
+import type { CryptoBackend, KemEncapsulation } from '../../crypto/backend.js';
+import type { BackendChoice } from '../../crypto/select-backend.js';
+import type { SignTask, SignTaskResult } from './sign-worker.js';
+
+export interface SignPool {
+  /** "workers" when tasks run on piscina threads, "inline" when on the calling thread. */
+  readonly mode: 'inline' | 'workers';
+  /** Signatures that can run at the same time (worker threads; 1 inline). */
+  readonly threads: number;
+  /** Set when workers were asked for but the pool runs inline: why. */
+  readonly fallbackReason: string | undefined;
+  /** ML-DSA-65 signature (empty context, as the envelope format signs) by the key with this seed. */
+  sign(seed: Uint8Array, message: Uint8Array): Promise<Uint8Array>;
+  /** ML-KEM-768 encapsulation to `publicKey`. */
+  encapsulate(publicKey: Uint8Array): Promise<KemEncapsulation>;
+  /** Stops the worker threads (waits for running tasks); inline: nothing to do. */
+  destroy(): Promise<void>;
+}
+
+export interface SignPoolOptions {
+  /** The backend of this thread; workers load the same one by its choice name. */
+  backend: CryptoBackend;
+  /** Worker threads; 0 signs inline. Default: defaultSigningWorkers(). */
+  workers?: number;
+  /**
+   * The choice workers pass to setCryptoBackend. Default: derived from `backend` (a test double
+   * has no such name — use `workers: 0` with one).
+   */
+  backendChoice?: BackendChoice;
+  /** Told why the pool runs inline although workers were asked for. Default: a process warning. */
+  onFallback?: (reason: string) => void;
+  /** How long the first worker may take to load and self-test its backend. */
+  startTimeoutMs?: number;
+  /** @internal another worker module (tests of the fallback). */
+  workerFile?: URL;
+}
+
+/**
+ * `QS_SIGNING_WORKERS` when set (0 = inline), else one core left to the event loop, 1–2 threads:
+ * on the 2-core box a second signing thread only competes with the loop once batching has made
+ * signatures rare (bench/batch-signing-measure.ts: 1 thread seals more per second than 2).
+ */
+export function defaultSigningWorkers(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.QS_SIGNING_WORKERS?.trim();
+  if (raw !== undefined && raw !== '') {
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < 0 || n > 64) throw new Error(`QS_SIGNING_WORKERS must be an integer from 0 to 64, got "${raw}"`);
+    return n;
+  }
+  return Math.max(1, Math.min(2, availableParallelism() - 1));
+}
+
+/** The setCryptoBackend choice that loads `backend` again in another thread, or null if none does. */
+export function backendChoiceOf(backend: CryptoBackend): BackendChoice | null {
+  switch (backend.name) {
+    case 'noble':
+      return 'noble';
+    case 'node':
+      return 'node';
+    case 'pqclean':
+      return /webassembly|wasm/i.test(backend.detail) ? 'pqclean-wasm' : 'pqclean-native';
+    default:
+      return null;
+  }
+}
+
+/**
+ * The worker module next to this one: `.js` in dist after tsc; `.ts` when this file itself runs
+ * from source (vitest, tsx), in which case the worker thread needs tsx's loader to import it.
+ */
+function workerLocation(override?: URL): { filename: string; execArgv: string[] } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const file = override ?? new URL(fromSource ? './sign-worker.ts' : './sign-worker.js', import.meta.url);
+  const execArgv = [...process.execArgv];
+  if (file.pathname.endsWith('.ts') && !execArgv.some((a) => a.includes('tsx'))) {
+    // Resolved to an absolute URL: `--import tsx` alone resolves from the cwd, which may be anywhere.
+    execArgv.push('--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href);
+  }
+  return { filename: file.href, execArgv };
+}
+
+/** Signs on the calling thread. */
+export function inlineSignPool(backend: CryptoBackend, fallbackReason?: string): SignPool {
+  return {
+    mode: 'inline',
+    threads: 1,
+    fallbackReason,
+    sign: async (seed, message) => {
+      const signature = backend.dsaSign(seed, message);
+      // The signature blocked the loop; stay "in flight" for one more turn so the requests that
+      // became ready meanwhile reach the signer's queue and share the next batch (DESIGN §8).
+      await nextTurn();
+      return signature;
+    },
+    encapsulate: async (publicKey) => backend.kemEncapsulate(publicKey),
+    destroy: async () => {},
+  };
+}
+
+/**
+ * A pool of `workers` threads running the same backend as `backend`, or an inline pool when
+ * `workers` is 0 or the workers cannot start (the reason goes to `onFallback`).
+ */
+export async function createSignPool(opts: SignPoolOptions): Promise<SignPool> {
+  const workers = opts.workers ?? defaultSigningWorkers();
+  if (workers === 0) return inlineSignPool(opts.backend);
+  const fallback = (reason: string): SignPool => {
+    (opts.onFallback ?? ((r: string) => process.emitWarning(r, { code: 'QS_SIGNING_INLINE' })))(reason);
+    return inlineSignPool(opts.backend, reason);
+  };
+  const choice = opts.backendChoice ?? backendChoiceOf(opts.backend);
+  if (choice === null) return fallback(`signing inline: backend "${opts.backend.name}" cannot be loaded by name in a worker`);
+
+  const { filename, execArgv } = workerLocation(opts.workerFile);
+  let piscina: Piscina<SignTask, SignTaskResult>;
+  try {
+    piscina = new Piscina<SignTask, SignTaskResult>({ filename, execArgv, minThreads: workers, maxThreads: workers, idleTimeout: Number.POSITIVE_INFINITY });
+  } catch (err) {
+    return fallback(`signing inline: the worker pool did not start (${(err as Error).message})`);
+  }
+  try {
+    const probe = await withTimeout(piscina.run({ op: 'probe', choice }), opts.startTimeoutMs ?? 30_000);
+    if (probe.op !== 'probe' || probe.backend !== opts.backend.name) throw new Error(`the worker loaded "${probe.op === 'probe' ? probe.backend : '?'}", not "${opts.backend.name}"`);
+  } catch (err) {
+    await piscina.destroy().catch(() => {});
+    return fallback(`signing inline: the signing worker did not load (${(err as Error).message})`);
+  }
+
+  const run = (task: SignTask) => piscina.run(task);
+  return {
+    mode: 'workers',
+    threads: workers,
+    fallbackReason: undefined,
+    sign: async (seed, message) => {
+      const r = await run({ op: 'sign', choice, seed, message });
+      if (r.op !== 'sign') throw new Error('signing worker answered the wrong task');
+      return r.signature;
+    },
+    encapsulate: async (publicKey) => {
+      const r = await run({ op: 'encapsulate', choice, publicKey });
+      if (r.op !== 'encapsulate') throw new Error('signing worker answered the wrong task');
+      return { cipherText: r.cipherText, sharedSecret: r.sharedSecret };
+    },
+    destroy: () => piscina.close(),
+  };
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
