@@ -70,6 +70,22 @@ describe('POST /api/v2/proxy/outbound', () => {
       expect(await count()).toBe(before);
     });
 
+    it('an integration that may not write gets read-only connections everywhere: a writing function fails in sessions and batches too', async () => {
+      await admin.query(`CREATE OR REPLACE FUNCTION ${schema}.wipe() RETURNS int LANGUAGE sql AS $$ DELETE FROM ${schema}.items RETURNING 1; SELECT 1 $$`);
+      await admin.query(`INSERT INTO ${schema}.items VALUES (90, 'ninety') ON CONFLICT DO NOTHING`);
+      const t = await provisionTenant(server, { allow: ['query', 'transaction'] });
+      const before = await count();
+      const call = `SELECT ${schema}.wipe()`;
+      expect(error(await outbound(t, { operation: 'query', payload: { sql: call } })).code).toBe('25006');
+      expect(error(await outbound(t, { operation: 'query', payload: { sql: call }, session_id: 'new' })).code).toBe('25006');
+      expect(error(await outbound(t, { operation: 'transaction', payload: { statements: [{ sql: call }] } })).code).toBe('25006');
+      const begin = await outbound(t, { operation: 'transaction', payload: { sql: 'BEGIN' }, session_id: 'new' });
+      const sid = (begin.payload as { session_id: string }).session_id;
+      expect(error(await outbound(t, { operation: 'query', payload: { sql: call }, session_id: sid })).code).toBe('25006');
+      await outbound(t, { operation: 'transaction', payload: { action: 'close' }, session_id: sid });
+      expect(await count()).toBe(before);
+    });
+
     it('an integration allowing query+transaction still refuses an INSERT inside its session', async () => {
       const t = await provisionTenant(server, { allow: ['query', 'transaction'] });
       const before = await count();
@@ -126,6 +142,15 @@ describe('POST /api/v2/proxy/outbound', () => {
       const r = await outbound(full, { operation: 'query', payload: { sql: 'SELECT 1' } }, { apiKey: 'qs_live_' + 'A'.repeat(43) });
       expect(r.status).toBe(401);
       expect(r.plain?.error.code).toBe('QS_UNAUTHENTICATED');
+    });
+
+    it('a request id with control characters is refused before anything runs', async () => {
+      const r = await api(server.url, 'POST', '/api/v2/proxy/outbound', {
+        apiKey: full.apiKey,
+        body: { integration_id: full.integrationId, operation: 'query', request_id: 'x\u0000y', payload: { sql: 'SELECT 1' } },
+      });
+      expect(r.status).toBe(400);
+      expect(r.body.error?.code).toBe('QS_INVALID_REQUEST');
     });
 
     it('malformed JSON and oversize bodies are plain 400/413', async () => {

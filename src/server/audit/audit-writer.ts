@@ -1,6 +1,13 @@
 import type { AuditEventInput, AuditEventRecord, Store } from '../store/store.js';
 import { auditHasher } from './audit-chain.js';
 
+/** NUL is not storable in PostgreSQL text and has no business in an audit field. */
+const clean = (v: string | null): string | null => (v === null ? null : v.replaceAll('\u0000', '\uFFFD'));
+
+function sanitize(e: AuditEventInput): AuditEventInput {
+  return { ...e, integrationId: clean(e.integrationId), operation: clean(e.operation), requestId: clean(e.requestId), route: clean(e.route) ?? '', fingerprint: clean(e.fingerprint), qsCode: clean(e.qsCode), sqlstate: clean(e.sqlstate) };
+}
+
 interface Pending {
   event: AuditEventInput;
   resolve: (r: AuditEventRecord) => void;
@@ -21,7 +28,7 @@ export class AuditWriter {
 
   append(event: AuditEventInput): Promise<AuditEventRecord> {
     return new Promise((resolve, reject) => {
-      this.#pending.push({ event, resolve, reject });
+      this.#pending.push({ event: sanitize(event), resolve, reject });
       if (this.#flushing === null) this.#flushing = this.#drain();
     });
   }
@@ -54,7 +61,24 @@ export class AuditWriter {
             else p.reject(new Error('audit event missing from committed batch'));
           }
         } catch (err) {
-          for (const p of batch) p.reject(err);
+          if (batch.length === 1) {
+            batch[0]?.reject(err);
+            continue;
+          }
+          // One bad event (or a tenant's odd input) must not fail everybody else's answer:
+          // retry each event of the failed batch on its own.
+          await Promise.all(
+            batch.map(async (p) => {
+              try {
+                const [r] = await this.store.appendAuditEvents([p.event], auditHasher);
+                this.#written++;
+                if (r) p.resolve(r);
+                else p.reject(err);
+              } catch (single) {
+                p.reject(single);
+              }
+            }),
+          );
         }
       }
     } finally {

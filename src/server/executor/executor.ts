@@ -112,7 +112,7 @@ export class Executor {
     }
 
     const isNew = request.sessionId === 'new';
-    const session: Session = isNew ? await this.sessions.open(target) : this.sessions.get(request.sessionId, target.integrationId);
+    const session: Session = isNew ? await this.sessions.open(target, request.mode) : this.sessions.get(request.sessionId, target.integrationId);
     let failed = false;
     try {
       const results = await session.run(work);

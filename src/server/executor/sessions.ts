@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { QsError } from '../../protocol/errors.js';
 import { newId } from '../../protocol/ids.js';
 import { toConnectionError } from './errors.js';
-import type { Lease, PoolManager } from './pool-manager.js';
+import type { Lease, PoolManager, PoolMode } from './pool-manager.js';
 import type { ExecutionTarget } from './types.js';
 
 /**
@@ -140,10 +140,11 @@ export class SessionManager {
   }
 
   /**
-   * Opens a session on a dedicated connection from `target`'s write pool. Throws
-   * QS_SESSION_LIMIT past `limits.max_sessions` (default 10) open sessions for the integration.
+   * Opens a session on a dedicated connection from `target`'s write pool, or its read-only pool
+   * for an integration that may not write (so a SELECT calling a writing function still cannot).
+   * Throws QS_SESSION_LIMIT past `limits.max_sessions` (default 10) open sessions for the integration.
    */
-  async open(target: ExecutionTarget): Promise<Session> {
+  async open(target: ExecutionTarget, mode: PoolMode = 'write'): Promise<Session> {
     const max = target.limits.max_sessions ?? DEFAULT_MAX_SESSIONS;
     const count = this.#counts.get(target.integrationId) ?? 0;
     if (count >= max) {
@@ -152,7 +153,7 @@ export class SessionManager {
     this.#counts.set(target.integrationId, count + 1);
     let lease: Lease;
     try {
-      lease = await this.#pools.acquire(target, 'write');
+      lease = await this.#pools.acquire(target, mode);
     } catch (err) {
       this.#decrement(target.integrationId);
       throw err;

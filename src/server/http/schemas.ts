@@ -91,12 +91,13 @@ export const schemas = {
     additionalProperties: false,
     required: ['integration_id', 'operation', 'payload', 'request_id'],
     properties: {
-      integration_id: { type: 'string', maxLength: 64 },
-      operation: { type: 'string', maxLength: 64 },
+      integration_id: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' },
+      operation: { type: 'string', pattern: '^[a-z_]{1,64}$' },
       payload: { type: 'object' },
-      request_id: { type: 'string', minLength: 1, maxLength: 128 },
-      session_id: { anyOf: [{ type: 'null' }, { type: 'string', maxLength: 64 }] },
-      recipient_key_id: { type: 'string', maxLength: 64 },
+      // Printable ids only: they are echoed into audit events and envelopes.
+      request_id: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' },
+      session_id: { anyOf: [{ type: 'null' }, { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' }] },
+      recipient_key_id: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' },
     },
   },
 } as const;

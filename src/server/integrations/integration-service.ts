@@ -1,5 +1,5 @@
 import { QsError } from '../../protocol/errors.js';
-import { newId } from '../../protocol/ids.js';
+import { isId, newId } from '../../protocol/ids.js';
 import { isOperation } from '../../protocol/wire.js';
 import type { IntegrationLimits, IntegrationRecord, Store, TokenizationField } from '../store/store.js';
 
@@ -188,11 +188,14 @@ export class IntegrationService {
 
   /** For the proxy path: cached, and 404 (not 403) for another tenant's id. */
   async require(tenantId: string, id: string): Promise<IntegrationRecord> {
+    // Not an id at all: nothing to look up, and nothing to remember (random ids must not grow the cache).
+    if (!isId('integration', id)) throw new QsError('QS_NOT_FOUND', 'no such integration');
     const key = `${tenantId}/${id}`;
     const now = Date.now();
     let hit = this.#cache.get(key);
     if (hit === undefined || hit.until < now) {
       hit = { record: await this.store.getIntegration(tenantId, id), until: now + CACHE_TTL_MS };
+      if (this.#cache.size > 10_000) this.#cache.clear();
       this.#cache.set(key, hit);
     }
     if (hit.record === null) throw new QsError('QS_NOT_FOUND', 'no such integration');

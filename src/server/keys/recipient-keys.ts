@@ -9,7 +9,7 @@ import type { RecipientKeyRecord, Store } from '../store/store.js';
  * itself, so a client cannot register a key under someone else's id.
  */
 export class RecipientKeyService {
-  readonly #cache = new Map<string, RecipientKeyRecord>();
+  readonly #cache = new Map<string, { record: RecipientKeyRecord; until: number }>();
 
   constructor(private readonly store: Store) {
     store.onChange((n) => {
@@ -26,6 +26,7 @@ export class RecipientKeyService {
     if (existing !== null) return existing;
     const record: RecipientKeyRecord = { tenantId, keyId, publicKey: new Uint8Array(publicKey), createdAt: new Date().toISOString(), revokedAt: null };
     await this.store.putRecipientKey(record);
+    await this.store.publishChange({ topic: 'recipient_key', id: keyId });
     return record;
   }
 
@@ -33,7 +34,7 @@ export class RecipientKeyService {
   async resolve(tenantId: string, keyId: string | undefined): Promise<RecipientKeyRecord> {
     const cacheKey = `${tenantId}/${keyId ?? '*'}`;
     const hit = this.#cache.get(cacheKey);
-    if (hit) return hit;
+    if (hit && hit.until > Date.now()) return hit.record;
     let record: RecipientKeyRecord | null;
     if (keyId !== undefined) {
       record = await this.store.getRecipientKey(tenantId, keyId);
@@ -44,7 +45,9 @@ export class RecipientKeyService {
     if (record === null || record.revokedAt !== null) {
       throw new QsError('QS_INVALID_REQUEST', 'no recipient key registered for this tenant under that id: register one with POST /api/v2/keys/recipient');
     }
-    this.#cache.set(cacheKey, record);
+    if (this.#cache.size > 10_000) this.#cache.clear();
+    // A TTL too, in case a revocation notice from another node was lost.
+    this.#cache.set(cacheKey, { record, until: Date.now() + 60_000 });
     return record;
   }
 }

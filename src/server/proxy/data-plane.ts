@@ -58,6 +58,9 @@ const DENIAL_CODES = new Set([
   'QS_SQL_SYNTAX',
 ]);
 
+/** Longest a node trusts a cached credential version without a change notice. */
+const CACHE_TTL_MS = 15_000;
+
 /** read_only_sql_transaction: raised by the read-only pool before anything was written. */
 const READ_ONLY_SQLSTATE = '25006';
 
@@ -73,7 +76,8 @@ interface RunOutcome {
  * detokenize → audit → seal. Every answer after authentication is an envelope, errors included.
  */
 export class DataPlane {
-  readonly #versions = new Map<string, number>();
+  /** Current credential version per credential id; dropped on a change notice, and after a TTL in case a notice was lost. */
+  readonly #versions = new Map<string, { version: number; until: number }>();
 
   constructor(private readonly deps: DataPlaneDeps) {
     deps.store.onChange((n) => {
@@ -168,6 +172,11 @@ export class DataPlane {
     if (!allowed.includes(operation)) {
       throw new QsError('QS_OPERATION_DENIED', `operation "${operation}" is not in this integration's allowed_operations`);
     }
+    // The read-only connection is the second wall (DESIGN §4). For an integration that may not
+    // write, every connection it gets is read-only: sessions and batches included, so a SELECT
+    // calling a writing function cannot write there either.
+    const canWrite = allowed.some((op) => op === 'execute' || op === 'ddl' || op === 'tokenize_and_insert');
+    const writeMode = canWrite ? 'write' : 'read';
     const sessionId = body.session_id ?? null;
     if (sessionId !== null && sessionId !== 'new' && !isId('session', sessionId)) throw new QsError('QS_SESSION_NOT_FOUND', 'no such session');
     const target = await this.#target(tenantId, integration);
@@ -198,13 +207,13 @@ export class DataPlane {
         }
         const sql = tx.action.toUpperCase();
         if (sessionId === null) throw new QsError('QS_INVALID_REQUEST', `action "${tx.action}" needs a session (session_id "new" or an id)`);
-        return finish(await this.deps.executor.run({ target, mode: 'write', statements: [{ sql }], batch: false, sessionId }), null);
+        return finish(await this.deps.executor.run({ target, mode: writeMode, statements: [{ sql }], batch: false, sessionId }), null);
       }
       if (tx.kind === 'batch') {
         const checked = tx.statements.map((s) => ({ statement: s, policy: checkStatementInSession(s.sql, allowed) }));
         const statements = await Promise.all(checked.map((c) => tokenize(c.statement)));
         const fingerprint = checked.map((c) => c.policy.fingerprint).join(',');
-        return finish(await this.deps.executor.run({ target, mode: 'write', statements, batch: true, sessionId }), fingerprint);
+        return finish(await this.deps.executor.run({ target, mode: writeMode, statements, batch: true, sessionId }), fingerprint);
       }
       const { statement } = tx;
       if (statement.params === undefined || statement.params.length === 0) {
@@ -216,11 +225,11 @@ export class DataPlane {
             // refuses a tokenized column compared with or inserted from a literal in the text.
             for (const s of policy.statements) await tok.tokenizeParams(tenantId, integration, { sql: s.sql, params: [] });
           }
-          return finish(await this.deps.executor.run({ target, mode: 'write', statements: [], simpleMulti: statement.sql, batch: false, sessionId }), policy.fingerprint);
+          return finish(await this.deps.executor.run({ target, mode: writeMode, statements: [], simpleMulti: statement.sql, batch: false, sessionId }), policy.fingerprint);
         }
       }
       const policy = checkStatementInSession(statement.sql, allowed);
-      return finish(await this.deps.executor.run({ target, mode: 'write', statements: [await tokenize(statement)], batch: false, sessionId }), policy.fingerprint);
+      return finish(await this.deps.executor.run({ target, mode: writeMode, statements: [await tokenize(statement)], batch: false, sessionId }), policy.fingerprint);
     }
 
     const statement = readStatement(body.payload);
@@ -230,7 +239,7 @@ export class DataPlane {
         : checkStatementInSession(statement.sql, allowed);
     const statements = [await tokenize(statement)];
     if (operation !== 'query' || sessionId !== null) {
-      return finish(await this.deps.executor.run({ target, mode: 'write', statements, batch: false, sessionId }), policy.fingerprint);
+      return finish(await this.deps.executor.run({ target, mode: writeMode, statements, batch: false, sessionId }), policy.fingerprint);
     }
     try {
       return finish(await this.deps.executor.run({ target, mode: 'read', statements, batch: false, sessionId }), policy.fingerprint);
@@ -245,14 +254,15 @@ export class DataPlane {
 
   async #target(tenantId: string, integration: IntegrationRecord): Promise<ExecutionTarget> {
     const credentialId = integration.credentialId;
-    let version = this.#versions.get(credentialId);
-    if (version === undefined) {
+    const now = Date.now();
+    let cached = this.#versions.get(credentialId);
+    if (cached === undefined || cached.until < now) {
       const current = await this.deps.vault.currentVersion(tenantId, credentialId);
       if (current === null) throw new QsError('QS_NOT_FOUND', "the integration's credential no longer exists");
-      version = current;
-      this.#versions.set(credentialId, version);
+      cached = { version: current, until: now + CACHE_TTL_MS };
+      this.#versions.set(credentialId, cached);
     }
-    const pinned = version;
+    const pinned = cached.version;
     return {
       integrationId: integration.id,
       credentialId,
