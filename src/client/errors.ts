@@ -2,27 +2,15 @@ import type { WireError } from '../protocol/wire.js';
 import { ERROR_CODES, type QsErrorCode } from '../protocol/error-codes.js';
 import { PgDatabaseError } from './pg-internals.js';
 
-/** pg's DatabaseError with the proxy's refusal code when the proxy, not PostgreSQL, said no. */
-export type QsDatabaseError = Error & {
-  severity?: string;
-  code?: string;
-  detail?: string;
-  hint?: string;
-  position?: string;
-  internalPosition?: string;
-  internalQuery?: string;
-  where?: string;
-  schema?: string;
-  table?: string;
-  column?: string;
-  dataType?: string;
-  constraint?: string;
-  file?: string;
-  line?: string;
-  routine?: string;
-  /** `QS_…` when the proxy refused the statement (policy, tokenization, session, limits). */
-  qsCode?: string;
-};
+/**
+ * pg's DatabaseError with the proxy's refusal code when the proxy, not PostgreSQL, said no: the
+ * same fields the wire carries (WireError), with `qsCode` in pg's camelCase.
+ */
+export type QsDatabaseError = Error &
+  Partial<Omit<WireError, 'message' | 'qs_code'>> & {
+    /** `QS_…` when the proxy refused the statement (policy, tokenization, session, limits). */
+    qsCode?: string;
+  };
 
 /**
  * Turn the error a proxy answer carries into the very `DatabaseError` pg raises (pg-protocol's

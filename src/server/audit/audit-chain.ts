@@ -1,8 +1,10 @@
 import { sha256 } from '../../crypto/symmetric.js';
 import { canonical } from '../../protocol/bytes.js';
+import { GENESIS_HASH } from '../store/store-errors.js';
 import type { AuditEventInput, AuditEventRecord, AuditHasher } from '../store/store.js';
 
-export const GENESIS_HASH = '0'.repeat(64);
+/** prev_hash of a tenant's first event (the store seeds chain heads with it). */
+export { GENESIS_HASH };
 
 /** null and "" must hash differently, so every optional value carries a presence tag. */
 const opt = (v: string | number | null): string => (v === null ? '' : `v:${String(v)}`);
