@@ -41,7 +41,7 @@ export function reportNotes(report: BenchReport): string[] {
       .filter((t) => t.middleRssIdleMb !== undefined)
       .map(
         (t) =>
-          `${t.label}: RSS of the ${t.id === 'pgbouncer' ? 'pgbouncer' : 'proxy (run from source under tsx)'} process ${t.middleRssIdleMb} MB idle after start, ${maxRss(cells, t.id)} MB at most during the run.`,
+          `${t.label}: RSS of the ${t.id === 'pgbouncer' ? 'pgbouncer' : 'proxy (dist/cli/main.js serve)'} process ${t.middleRssIdleMb} MB idle after start, ${maxRss(cells, t.id)} MB at most during the run.`,
       ),
     'Tokenized scenarios: each QsPool target on its own table whose email column is tokenized (deterministic, detokenize on); direct pg and pgbouncer run the same statements on the plain table.',
     `"proxy CPU" is utime+stime of the proxy (or pgbouncer) process from /proc, all threads; "client CPU" is this process: the driver, envelope verification and the load loop. Bench, proxy and PostgreSQL share the same ${machine.cores} cores.`,

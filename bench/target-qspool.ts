@@ -17,7 +17,7 @@ export type QsBackend = 'noble' | 'pqclean' | 'node';
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 /**
- * The proxy as users run it — `quantaseal serve` in its own process, so its CPU and memory are its
+ * The proxy as users run it — the built `quantaseal serve` (npm run bench builds first) in its own process, so its CPU and memory are its
  * own — with a fresh data dir and tenant, and a QsPool in this process verifying every answer with
  * the same crypto backend.
  */
@@ -40,7 +40,7 @@ export async function startQsPoolTarget(
   const dataDir = mkdtempSync(path.join(tmpdir(), `qs-bench-${backend}-`));
   const proxy = spawnChild(
     process.execPath,
-    [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), '--import', 'tsx', 'src/cli/main.ts', 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir],
+    [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), 'dist/cli/main.js', 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir],
     { cwd: repoRoot, env: { ...process.env, QS_CRYPTO_BACKEND: backend, QS_LOG_LEVEL: 'warn' } },
   );
   const cleanup = async () => {

@@ -58,7 +58,9 @@ export async function runInit(o: InitOptions): Promise<InitResult> {
     credential_type: 'database_dsn',
     values: { dsn: o.dsn },
     name: 'default',
-    ...(o.verify === undefined ? {} : { verify: o.verify }),
+    // A login check by default: a typo fails here, not at the first query, and the answer
+    // warns when the role is more privileged than an app needs.
+    verify: o.verify ?? true,
   });
   const integration = await callJson<{ integration_id: string }>(asTenant, 'POST', '/api/v2/integrations', {
     system_type: 'postgres',

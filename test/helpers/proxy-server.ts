@@ -45,7 +45,7 @@ export interface Tenant {
 /** `quantaseal init` against the server: tenant, key, recipient key, sealed DSN, integration. */
 export async function provisionTenant(
   server: TestServer,
-  opts: { allow: string[]; dsn?: string; tokenization?: unknown; name?: string } = { allow: ['query', 'execute', 'transaction'] },
+  opts: { allow: string[]; dsn?: string; tokenization?: unknown; name?: string; verify?: boolean } = { allow: ['query', 'execute', 'transaction'] },
 ): Promise<Tenant> {
   const keysOut = path.join(server.dataDir, `client-keys-${newId('request')}.json`);
   const r = await runInit({
@@ -56,6 +56,7 @@ export async function provisionTenant(
     tenantName: opts.name ?? 'test',
     keysOut,
     tokenization: opts.tokenization,
+    verify: opts.verify,
   });
   return {
     url: r.url,

@@ -211,12 +211,12 @@ describe('POST /api/v2/proxy/outbound', () => {
 
   describe('connection failures map to stable codes', () => {
     it('an unreachable database → QS_DB_UNAVAILABLE; an unknown role → QS_DB_AUTH_FAILED with the rotate advice', async () => {
-      const dead = await provisionTenant(server, { allow: ['query'], dsn: 'postgres://postgres@127.0.0.1:1/test' });
+      const dead = await provisionTenant(server, { allow: ['query'], dsn: 'postgres://postgres@127.0.0.1:1/test', verify: false });
       expect(error(await outbound(dead, { operation: 'query', payload: { sql: 'SELECT 1' } })).qs_code).toBe('QS_DB_UNAVAILABLE');
       const url = new URL(databaseUrl());
       url.username = 'qs_no_such_role';
       url.password = 'hunter2';
-      const badAuth = await provisionTenant(server, { allow: ['query'], dsn: url.toString() });
+      const badAuth = await provisionTenant(server, { allow: ['query'], dsn: url.toString(), verify: false });
       const e = error(await outbound(badAuth, { operation: 'query', payload: { sql: 'SELECT 1' } }));
       expect(e.qs_code).toBe('QS_DB_AUTH_FAILED');
       expect(e.message).toContain('/api/v2/vault/rotate/');
