@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { isQsError } from '../../src/protocol/errors.js';
 import type { QsErrorCode } from '../../src/protocol/error-codes.js';
 import type { Operation } from '../../src/protocol/wire.js';
-import { checkOperation, checkStatementInSession } from '../../src/server/policy/enforce.js';
+import { checkOperation, checkStatementInSession, startsReadWriteTransaction } from '../../src/server/policy/enforce.js';
+import { FORBIDDEN_FUNCTION_RULES, forbiddenFunctionReason } from '../../src/server/policy/forbidden-functions.js';
 import type { StatementKind } from '../../src/server/policy/classify.js';
 
 const ALL: Operation[] = ['query', 'execute', 'transaction', 'ddl'];
@@ -44,6 +45,86 @@ const ROWS: readonly Row[] = [
   { op: 'query', sql: 'SELECT * FROM (SELECT * FROM t FOR SHARE) s', expect: 'QS_OPERATION_MISMATCH' },
   { op: 'query', sql: "SELECT set_config('role', 'admin', false)", expect: 'QS_STATEMENT_NOT_ALLOWED' },
   { op: 'query', sql: "SELECT pg_catalog.pg_read_file('/etc/passwd')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  // functions that run SQL the policy never sees, or act outside the app's data: refused anywhere
+  { op: 'query', sql: "SELECT query_to_xml('select set_config(''role'',''pg_read_all_data'',false)',true,true,'')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT query_to_xml($1, true, true, '')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT query_to_xml(format('select %s', $1), true, true, '')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT pg_catalog.query_to_xml($1, true, true, '')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT "query_to_xml"($1, true, true, $$$$)', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT PG_CATALOG.Query_To_Xml($1, true, true, '')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT query_to_xml_and_xmlschema($1, true, true, '')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT query_to_xmlschema($1, true, true, '')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT cursor_to_xml('c', 10, true, true, '')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT cursor_to_xmlschema('c', true, true, '')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT table_to_xml('users', true, true, '')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT table_to_xml_and_xmlschema('users', true, true, '')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT schema_to_xml('public', true, true, '')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT database_to_xmlschema(true, true, '')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT * FROM users WHERE id IN (SELECT (xpath('//id/text()', query_to_xml($1, true, true, '')))[1]::text::int)", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT * FROM ts_stat('select to_tsvector(body) from docs')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT ts_rewrite('a & b'::tsquery, 'select t, s from aliases')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT ts_rewrite('a & b'::tsquery, 'a'::tsquery, 'c'::tsquery)", expect: ['query'] },
+  { op: 'query', sql: "SELECT pg_notify('chan', $1)", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT lo_import('/etc/passwd')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT lo_export(16385, '/tmp/x')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT lo_get(16385)', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT lo_from_bytea(0, $1)', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT lo_put(16385, 0, $1)', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT lo_unlink(16385)', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT loread(lo_open(16385, 262144), 100)', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT * FROM dblink('dbname=x', 'select 1') AS t(a int)", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT dblink_send_query('c', 'select 1')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT pg_create_logical_replication_slot('s', 'test_decoding')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT pg_create_physical_replication_slot('s')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT pg_drop_replication_slot('s')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT pg_replication_origin_create('o')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT pg_logical_emit_message(true, 'p', $1)", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT * FROM pg_logical_slot_get_changes('s', NULL, NULL)", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT pg_cancel_backend($1)', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT pg_signal_backend($1, 15)', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT pg_promote()', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT pg_switch_wal()', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT pg_create_restore_point('x')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT pg_start_backup('x')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT pg_backup_start('x')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT pg_stop_backup()', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT * FROM pg_backup_stop()', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT pg_stat_reset()', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT pg_stat_reset_shared('bgwriter')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT * FROM pg_ls_dir('.')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT * FROM pg_ls_waldir()', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT pg_read_binary_file('postgresql.conf')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT pg_stat_file('postgresql.conf')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT pg_file_write('x', 'y', false)", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT pg_reload_conf()', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT pg_rotate_logfile()', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT pg_catalog.set_config('search_path', $1, false)", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT \"SET_CONFIG\"('role', 'admin', true)", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT pg_import_system_collations($1)', expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: 'SELECT pg_sleep(0.1)', expect: ['query'] },
+  { op: 'execute', sql: "UPDATE t SET a = set_config('role', 'admin', false)", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'execute', sql: "INSERT INTO t (a) SELECT pg_read_file('/etc/passwd')", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'execute', sql: "WITH x AS (SELECT query_to_xml($1, true, true, '') AS q) INSERT INTO t (a) SELECT q::text FROM x", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'execute', sql: "UPDATE pg_settings SET setting = 'pg_read_all_data' WHERE name = 'role'", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'execute', sql: "UPDATE pg_catalog.pg_settings SET setting = $1 WHERE name = 'search_path'", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'execute', sql: "WITH s AS (UPDATE pg_settings SET setting = $1 WHERE name = 'role' RETURNING 1) SELECT * FROM s", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'execute', sql: "DELETE FROM pg_catalog.pg_authid WHERE rolname = $1", expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'query', sql: "SELECT setting FROM pg_settings WHERE name = 'TimeZone'", expect: ['query'] },
+  { op: 'transaction', sql: "BEGIN; SELECT query_to_xml('select 1', true, true, ''); COMMIT", inSession: true, expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'ddl', sql: "CREATE FUNCTION f() RETURNS xml LANGUAGE sql BEGIN ATOMIC SELECT query_to_xml('select 1', true, true, ''); END", allowed: ALL, expect: 'QS_STATEMENT_NOT_ALLOWED' },
+
+  // setval writes: it needs `execute` (a SELECT calling it is classified as one)
+  { op: 'query', sql: "SELECT setval('t_id_seq', 1)", expect: 'QS_OPERATION_MISMATCH' },
+  { op: 'execute', sql: "SELECT setval('t_id_seq', 1)", expect: ['execute'] },
+  { op: 'transaction', sql: "SELECT setval('t_id_seq', $1)", allowed: READ_TX, expect: 'QS_OPERATION_DENIED' },
+  { op: 'query', sql: "SELECT nextval('t_id_seq')", expect: ['query'] },
+
+  // session-level state functions: only on a session
+  { op: 'query', sql: 'SELECT pg_try_advisory_lock_shared(1)', expect: 'QS_OPERATION_MISMATCH' },
+  { op: 'query', sql: 'SELECT pg_advisory_unlock_all()', expect: 'QS_OPERATION_MISMATCH' },
+  { op: 'query', sql: 'SELECT pg_advisory_unlock(1)', inSession: true, expect: ['query'] },
+  { op: 'query', sql: 'SELECT setseed(0.5)', expect: 'QS_OPERATION_MISMATCH' },
   { op: 'query', sql: 'SET search_path TO x', expect: 'QS_OPERATION_MISMATCH' },
   { op: 'query', sql: 'SELECT pg_advisory_lock(1)', expect: 'QS_OPERATION_MISMATCH' },
   { op: 'query', sql: 'SELECT pg_advisory_lock(1)', inSession: true, expect: ['query'] },
@@ -104,6 +185,20 @@ const ROWS: readonly Row[] = [
   { op: 'transaction', sql: 'RELEASE a', expect: ['transaction'] },
   { op: 'transaction', sql: 'COMMIT', expect: ['transaction'] },
   { op: 'transaction', sql: 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ', expect: ['transaction'] },
+  // READ WRITE transactions need a write permission: they would undo a read-only connection
+  { op: 'transaction', sql: 'BEGIN READ WRITE', expect: ['transaction'] },
+  { op: 'transaction', sql: 'BEGIN READ WRITE', allowed: READ_TX, expect: 'QS_OPERATION_DENIED' },
+  { op: 'transaction', sql: 'BEGIN READ WRITE', allowed: READ_TX, inSession: true, expect: 'QS_OPERATION_DENIED' },
+  { op: 'transaction', sql: 'START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ WRITE', allowed: READ_TX, expect: 'QS_OPERATION_DENIED' },
+  { op: 'transaction', sql: 'BEGIN TRANSACTION READ ONLY, READ WRITE', allowed: READ_TX, expect: 'QS_OPERATION_DENIED' },
+  { op: 'transaction', sql: 'SET TRANSACTION READ WRITE', allowed: READ_TX, expect: 'QS_OPERATION_DENIED' },
+  { op: 'transaction', sql: 'BEGIN; SET TRANSACTION READ WRITE; SELECT 1; COMMIT', allowed: READ_TX, expect: 'QS_OPERATION_DENIED' },
+  { op: 'transaction', sql: 'SET TRANSACTION READ WRITE', allowed: ['query', 'transaction', 'ddl'], expect: ['transaction'] },
+  { op: 'transaction', sql: 'SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE', allowed: READ_TX, inSession: true, expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'transaction', sql: 'SET transaction_read_only = off', allowed: READ_TX, inSession: true, expect: 'QS_STATEMENT_NOT_ALLOWED' },
+  { op: 'transaction', sql: 'BEGIN READ ONLY', allowed: READ_TX, expect: ['transaction'] },
+  { op: 'transaction', sql: 'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE READ ONLY', allowed: READ_TX, expect: ['transaction'] },
+  { op: 'transaction', sql: 'BEGIN', allowed: READ_TX, expect: ['transaction'] },
   { op: 'transaction', sql: "PREPARE TRANSACTION 'x'", expect: 'QS_STATEMENT_NOT_ALLOWED' },
   { op: 'transaction', sql: "COMMIT PREPARED 'x'", expect: 'QS_STATEMENT_NOT_ALLOWED' },
   { op: 'transaction', sql: 'BEGIN; INSERT INTO t (a) VALUES (1); COMMIT', expect: ['transaction', 'execute', 'transaction'] },
@@ -223,6 +318,44 @@ describe('checkOperation details', () => {
   it('accepts several statements of the operation kind when multiStatementAllowed is set', () => {
     const result = checkOperation({ operation: 'ddl', sql: 'CREATE TABLE t (a int); CREATE INDEX ON t (a)', allowedOperations: ALL, inSession: false, multiStatementAllowed: true });
     expect(result.statements).toHaveLength(2);
+  });
+});
+
+describe('READ WRITE transactions', () => {
+  it.each([
+    ['BEGIN READ WRITE', true],
+    ['start transaction isolation level repeatable read, read write', true],
+    ['SET TRANSACTION READ WRITE', true],
+    ['BEGIN; SET TRANSACTION READ WRITE', true],
+    ['BEGIN', false],
+    ['BEGIN READ ONLY', false],
+    ['SET TRANSACTION ISOLATION LEVEL SERIALIZABLE', false],
+    ['SELECT 1', false],
+    ['not sql', false],
+  ] as const)('startsReadWriteTransaction(%j) is %s', (sql, expected) => {
+    expect(startsReadWriteTransaction(sql)).toBe(expected);
+  });
+
+  it('flags the checked statement and names the permission it lacks', () => {
+    const ok = checkOperation({ operation: 'transaction', sql: 'BEGIN READ WRITE; SELECT 1', allowedOperations: APP, inSession: true });
+    expect(ok.statements.map((s) => s.readWrite)).toEqual([true, false]);
+    expect(() => checkStatementInSession('BEGIN READ WRITE', READ_TX)).toThrow(/BEGIN READ WRITE needs a write permission/);
+  });
+});
+
+describe('forbidden functions', () => {
+  it('names the function and why in the refusal', () => {
+    expect(() => checkOperation({ operation: 'query', sql: "SELECT pg_catalog.\"query_to_xml\"($1, true, true, '')", allowedOperations: APP, inSession: false })).toThrow(
+      /^SELECT is not allowed: query_to_xml\(\) runs a query given as text/,
+    );
+  });
+
+  it('keeps every rule with a reason', () => {
+    for (const rule of FORBIDDEN_FUNCTION_RULES) expect(rule.reason.length, String(rule.match)).toBeGreaterThan(10);
+    expect(forbiddenFunctionReason('LO_CREAT', 1)).toMatch(/large-object/);
+    expect(forbiddenFunctionReason('pg_sleep', 1)).toBeUndefined();
+    expect(forbiddenFunctionReason('pg_advisory_xact_lock', 1)).toBeUndefined();
+    expect(forbiddenFunctionReason('logical_name', 1)).toBeUndefined();
   });
 });
 

@@ -1,7 +1,7 @@
 import type { Node } from 'libpg-query';
-import { asNode, list, someNode, str, strings, unwrap } from './ast-nodes.js';
+import { asNode, isObject, list, someNode, str, strings, unwrap } from './ast-nodes.js';
 import type { AstFields } from './ast-nodes.js';
-import { FORBIDDEN_FUNCTIONS, SESSION_LOCK_FUNCTIONS } from './forbidden-functions.js';
+import { WRITE_FUNCTIONS, forbiddenFunctionReason, isSessionStateFunction } from './forbidden-functions.js';
 import { SAFE_CLIENT_ENCODINGS, SAFE_SETTINGS, SHOW_ONLY_SETTINGS } from './safe-settings.js';
 import { DDL_STATEMENTS, FORBIDDEN_STATEMENTS, TRUSTED_LANGUAGES } from './statement-types.js';
 
@@ -25,6 +25,12 @@ export interface Classification {
    * request it would leak into the next user of the pooled connection.
    */
   readonly sessionScoped: boolean;
+  /**
+   * Starts (or sets) a READ WRITE transaction: `BEGIN READ WRITE`, `START TRANSACTION READ WRITE`,
+   * `SET TRANSACTION READ WRITE`. On a read-only connection (an integration that may not write)
+   * it would undo `default_transaction_read_only`, the second wall, so it needs a write permission.
+   */
+  readonly readWrite: boolean;
 }
 
 const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
@@ -53,6 +59,8 @@ export function classifyStatement(node: Node): Classification {
   // (SELECT set_config('role', …)) must not ride on the statement's kind.
   const fn = findForbiddenFunction(node);
   if (fn !== undefined) return forbidden(type === 'SelectStmt' ? 'SELECT' : type, fn);
+  const catalog = findCatalogWrite(node);
+  if (catalog !== undefined) return forbidden(type === 'SelectStmt' ? 'SELECT' : (DML_DETAIL[type] ?? type), catalog);
 
   if (type === 'SelectStmt') return classifySelect(node);
   if (DML.has(type)) {
@@ -62,6 +70,7 @@ export function classifyStatement(node: Node): Classification {
       locking: false,
       dataModifyingCte: hasDataModifyingCte(node),
       sessionScoped: false,
+      readWrite: false,
     };
   }
   if (type === 'TransactionStmt') return classifyTransaction(fields);
@@ -74,7 +83,7 @@ export function classifyStatement(node: Node): Classification {
   if (type === 'LockStmt') {
     // LOCK TABLE blocks other writers (and in ACCESS EXCLUSIVE mode, readers), so it needs the
     // write permission, and PostgreSQL only accepts it inside a transaction block.
-    return { kind: 'execute', detail: 'LOCK', locking: true, dataModifyingCte: false, sessionScoped: false };
+    return { kind: 'execute', detail: 'LOCK', locking: true, dataModifyingCte: false, sessionScoped: false, readWrite: false };
   }
   if (type === 'CreateFunctionStmt') return classifyCreateFunction(fields);
   if (DDL_STATEMENTS.has(type)) return plain('ddl', type);
@@ -106,15 +115,25 @@ function classifySelect(node: Node): Classification {
   const dataModifyingCte = hasDataModifyingCte(node);
   const locking = hasLocking(node);
   // A SELECT whose WITH runs INSERT/UPDATE/DELETE writes: it is an `execute`, never a `query`.
-  if (dataModifyingCte) return { kind: 'execute', detail: 'SELECT with data-modifying WITH', locking, dataModifyingCte, sessionScoped: false };
-  if (hasSessionLock(node)) return { kind: 'query', detail: 'SELECT pg_advisory_lock(…)', locking: true, dataModifyingCte, sessionScoped: true };
-  return { kind: 'query', detail: locking ? 'SELECT … FOR UPDATE/SHARE' : 'SELECT', locking, dataModifyingCte, sessionScoped: false };
+  if (dataModifyingCte) return { kind: 'execute', detail: 'SELECT with data-modifying WITH', locking, dataModifyingCte, sessionScoped: false, readWrite: false };
+  const sessionFn = findFunction(node, isSessionStateFunction);
+  // A SELECT that writes through a function (setval) is a write: it needs `execute`, and it keeps
+  // the session-state flags if it also takes a session-level lock.
+  const writeFn = findFunction(node, (name) => WRITE_FUNCTIONS.has(name));
+  if (writeFn !== undefined) {
+    return { kind: 'execute', detail: `SELECT ${writeFn}(…)`, locking: locking || sessionFn !== undefined, dataModifyingCte, sessionScoped: sessionFn !== undefined, readWrite: false };
+  }
+  if (sessionFn !== undefined) return { kind: 'query', detail: `SELECT ${sessionFn}(…)`, locking: true, dataModifyingCte, sessionScoped: true, readWrite: false };
+  return { kind: 'query', detail: locking ? 'SELECT … FOR UPDATE/SHARE' : 'SELECT', locking, dataModifyingCte, sessionScoped: false, readWrite: false };
 }
 
 function classifyTransaction(fields: AstFields): Classification {
   const kind = str(fields, 'kind') ?? '';
   const detail = TRANSACTION_DETAIL[kind];
-  if (detail !== undefined) return plain('transaction', detail);
+  if (detail !== undefined) {
+    const readWrite = setsReadWrite(fields.options);
+    return { ...plain('transaction', readWrite ? `${detail} READ WRITE` : detail), readWrite };
+  }
   // Two-phase commit leaves a prepared transaction holding locks beyond the session's life.
   return forbidden('PREPARE TRANSACTION', 'two-phase commit (PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED) is not allowed');
 }
@@ -126,7 +145,10 @@ function classifySet(fields: AstFields): Classification {
 
   if (setKind === 'VAR_RESET_ALL') return forbidden('RESET ALL', 'RESET ALL would also reset settings the proxy manages');
   if (setKind === 'VAR_SET_MULTI') {
-    if (name === 'transaction') return plain('transaction', 'SET TRANSACTION');
+    if (name === 'transaction') {
+      const readWrite = setsReadWrite(fields.args);
+      return { ...plain('transaction', readWrite ? 'SET TRANSACTION READ WRITE' : 'SET TRANSACTION'), readWrite };
+    }
     if (name === 'session characteristics') {
       // Only the isolation level: READ WRITE here would undo default_transaction_read_only.
       const onlyIsolation = list(fields.args).every((arg) => asNode(arg, 'DefElem')?.defname === 'transaction_isolation');
@@ -141,7 +163,7 @@ function classifySet(fields: AstFields): Classification {
   if (name === 'client_encoding' && setKind === 'VAR_SET_VALUE' && !list(fields.args).every(isUtf8Name)) {
     return forbidden(detail, 'client_encoding may only be UTF8 (the proxy decodes results as UTF-8)');
   }
-  return { kind: 'session_setting', detail, locking: false, dataModifyingCte: false, sessionScoped: !isLocal };
+  return { kind: 'session_setting', detail, locking: false, dataModifyingCte: false, sessionScoped: !isLocal, readWrite: false };
 }
 
 function isUtf8Name(arg: unknown): boolean {
@@ -172,25 +194,76 @@ function classifyCreateFunction(fields: AstFields): Classification {
   return plain('ddl', 'CreateFunctionStmt');
 }
 
-function hasSessionLock(node: Node): boolean {
-  return someNode(node, (type, fields) => type === 'FuncCall' && SESSION_LOCK_FUNCTIONS.has(strings(fields.funcname).at(-1)?.toLowerCase() ?? ''));
+/**
+ * Whether transaction options (a TransactionStmt's `options`, SET TRANSACTION's `args`) set
+ * `transaction_read_only` to false. The grammar only ever gives it an integer constant, 1 for
+ * READ ONLY; anything else counts as READ WRITE, so an unexpected shape fails closed.
+ */
+function setsReadWrite(options: unknown): boolean {
+  return list(options).some((option) => {
+    const def = asNode(option, 'DefElem');
+    if (def?.defname !== 'transaction_read_only') return false;
+    const ival = asNode(def.arg, 'A_Const')?.ival as AstFields | undefined;
+    return ival?.ival !== 1;
+  });
 }
 
+/** The lower-cased own name of the first function called under `node` that `test` accepts. */
+function findFunction(node: Node, test: (name: string) => boolean): string | undefined {
+  let found: string | undefined;
+  someNode(node, (type, fields) => {
+    if (type !== 'FuncCall') return false;
+    const name = strings(fields.funcname).at(-1)?.toLowerCase();
+    if (name === undefined || !test(name)) return false;
+    found = name;
+    return true;
+  });
+  return found;
+}
+
+/**
+ * Why a call under `node` is refused (see forbidden-functions.ts), for the first such call. Every
+ * FuncCall is looked at, wherever it sits: select list, WHERE, FROM (`SELECT * FROM
+ * pg_ls_dir('.')`), defaults, CTEs, subqueries, a SQL-standard function body.
+ */
 function findForbiddenFunction(node: Node): string | undefined {
   let reason: string | undefined;
   someNode(node, (type, fields) => {
     if (type !== 'FuncCall') return false;
-    const name = strings(fields.funcname).at(-1)?.toLowerCase();
-    reason = name === undefined ? undefined : FORBIDDEN_FUNCTIONS.get(name);
+    const name = strings(fields.funcname).at(-1);
+    reason = name === undefined ? undefined : forbiddenFunctionReason(name, list(fields.args).length);
+    return reason !== undefined;
+  });
+  return reason;
+}
+
+/**
+ * Why a write under `node` (INSERT/UPDATE/DELETE/MERGE, data-modifying CTEs included) is refused
+ * for its target: the system catalogs. `UPDATE pg_settings SET setting = … WHERE name = 'role'`
+ * calls set_config() through the view's rule (so it is the set_config bypass under `execute`), and
+ * writing any other catalog table is never an app's business. An unqualified `pg_…` name resolves
+ * to pg_catalog first unless the search path says otherwise, so it is refused too.
+ */
+function findCatalogWrite(node: Node): string | undefined {
+  let reason: string | undefined;
+  someNode(node, (type, fields) => {
+    if (!DML.has(type)) return false;
+    const rel = fields.relation;
+    if (!isObject(rel)) return false;
+    const schema = str(rel, 'schemaname')?.toLowerCase();
+    const table = (str(rel, 'relname') ?? '').toLowerCase();
+    if (schema === 'pg_catalog' || schema === 'information_schema' || (schema === undefined && table.startsWith('pg_'))) {
+      reason = `it writes the system catalog ${schema === undefined ? '' : `${schema}.`}${table} (UPDATE pg_settings is set_config() past the SET policy)`;
+    }
     return reason !== undefined;
   });
   return reason;
 }
 
 function plain(kind: StatementKind, detail: string): Classification {
-  return { kind, detail, locking: false, dataModifyingCte: false, sessionScoped: false };
+  return { kind, detail, locking: false, dataModifyingCte: false, sessionScoped: false, readWrite: false };
 }
 
 function forbidden(detail: string, reason: string): Classification {
-  return { kind: 'forbidden', detail, reason, locking: false, dataModifyingCte: false, sessionScoped: false };
+  return { kind: 'forbidden', detail, reason, locking: false, dataModifyingCte: false, sessionScoped: false, readWrite: false };
 }

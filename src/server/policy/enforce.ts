@@ -13,6 +13,12 @@ export interface CheckedStatement {
   readonly operation: Operation;
   /** Takes locks that only make sense inside a transaction (FOR UPDATE/SHARE, LOCK). */
   readonly locking: boolean;
+  /**
+   * Starts or sets a READ WRITE transaction (BEGIN/START TRANSACTION/SET TRANSACTION … READ WRITE).
+   * Admitted only for an integration with a write permission (`execute` or `ddl`); carried so the
+   * data plane can tell, e.g. to keep such a statement off a read-only connection.
+   */
+  readonly readWrite: boolean;
 }
 
 /** The outcome of a policy check: the statements to run, in order, and the SQL's fingerprint. */
@@ -39,6 +45,12 @@ export interface CheckOperationInput {
 }
 
 const SINGLE_KIND_OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(['query', 'execute', 'ddl']);
+
+/**
+ * Permissions that admit SQL which writes. `tokenize_and_insert` is not one: its INSERT is built by
+ * the server, so it gives an app no business opening READ WRITE transactions of its own SQL.
+ */
+const WRITE_OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(['execute', 'ddl']);
 
 /**
  * Checks a request's SQL against the integration's policy (DESIGN §4). The operation is checked
@@ -104,6 +116,23 @@ export function checkStatementInSession(sql: string, allowedOperations: readonly
   return { statements, fingerprint: parsed.fingerprint };
 }
 
+/**
+ * Whether `sql` holds a statement that starts or sets a READ WRITE transaction (`BEGIN READ WRITE`,
+ * `START TRANSACTION READ WRITE`, `SET TRANSACTION READ WRITE`; `SET SESSION CHARACTERISTICS AS
+ * TRANSACTION READ WRITE` is refused outright). For callers that hold SQL outside the policy
+ * check, such as the `{action:"begin"}` form. Text that does not parse answers false: the policy
+ * check refuses it anyway.
+ */
+export function startsReadWriteTransaction(sql: string): boolean {
+  let statements;
+  try {
+    statements = parseSql(sql).statements;
+  } catch {
+    return false;
+  }
+  return statements.some((s) => classifyStatement(s.node).readWrite);
+}
+
 /** The permission a statement of `kind` needs when it is checked under its own kind. */
 export function operationForKind(kind: Exclude<StatementKind, 'forbidden' | 'session_setting'>): Operation {
   return kind;
@@ -120,6 +149,11 @@ function admitOwnKind(sql: string, c: Classification, allowed: readonly Operatio
     return checked(sql, c, operation);
   }
   if (c.sessionScoped && !inSession) refuseSessionScoped(c);
+  if (c.readWrite && !allowed.some((op) => WRITE_OPERATIONS.has(op))) {
+    // Sessions of an integration that may not write run on read-only connections (the second
+    // wall of DESIGN §4); READ WRITE would switch that wall off for the transaction.
+    throw new QsError('QS_OPERATION_DENIED', `${c.detail} needs a write permission ("execute" or "ddl"), which this integration does not have (allowed: ${listOf(allowed)})`);
+  }
   const operation = operationForKind(c.kind);
   if (!allowed.includes(operation)) {
     throw new QsError('QS_OPERATION_DENIED', `${c.detail} needs operation "${operation}", which is not allowed for this integration (allowed: ${listOf(allowed)})`);
@@ -157,7 +191,7 @@ function refuseSessionScoped(c: Classification): never {
 
 function checked(sql: string, c: Classification, operation: Operation): CheckedStatement {
   // classifyStatement's forbidden kind was refused before this point.
-  return { sql, kind: c.kind as CheckedStatement['kind'], operation, locking: c.locking };
+  return { sql, kind: c.kind as CheckedStatement['kind'], operation, locking: c.locking, readWrite: c.readWrite };
 }
 
 function describe(c: Classification): string {

@@ -21,10 +21,35 @@ export interface ParsedSql {
 /** How many distinct SQL texts the parse cache holds; apps send a small set of texts again and again. */
 export const PARSE_CACHE_SIZE = 5_000;
 
+/**
+ * The longest SQL text (in UTF-16 code units, i.e. characters for most text) that is cached.
+ * Apps' hot statements are short; a longer text is parsed on every call, so a client sending
+ * distinct large texts (up to the body limit) cannot fill memory through the cache.
+ */
+export const MAX_CACHED_SQL_LENGTH = 8 * 1024;
+
+/**
+ * The bound on the cache's estimated memory, keys and ASTs together. With short statements the
+ * entry count is the bound that binds; with long ones this is (about 200 texts of 8 KiB).
+ */
+export const PARSE_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Estimated heap bytes per character of SQL for a cached parse: the key (2 bytes a code unit at
+ * worst) plus the AST, which measured at 20-40 bytes per character of text on libpg-query 17.
+ */
+const BYTES_PER_SQL_CHAR = 42;
+/** Fixed cost of an entry (map slot, frozen wrapper objects, fingerprint). */
+const ENTRY_OVERHEAD_BYTES = 256;
+
 /** Cached outcome: a parse or the message of the syntax error (bad texts are retried too). */
 type CacheEntry = ParsedSql | { readonly error: string; readonly position?: string };
 
-const cache = new LruCache<string, CacheEntry>(PARSE_CACHE_SIZE);
+const cache = new LruCache<string, CacheEntry>(PARSE_CACHE_SIZE, {
+  maxWeight: PARSE_CACHE_MAX_BYTES,
+  // A syntax error keeps only the key and a message, not an AST.
+  weigh: (sql, entry) => ENTRY_OVERHEAD_BYTES + sql.length * ('error' in entry ? 2 : BYTES_PER_SQL_CHAR),
+});
 
 // The parser is WebAssembly; its sync entry points need the module loaded first. Loading at import
 // time (top-level await) means any module that imports this one may call parseSql synchronously.
@@ -38,7 +63,8 @@ export function ready(): Promise<void> {
 
 /**
  * Parses `sql` with the real PostgreSQL parser, cached by text in a bounded LRU (a parse costs
- * tens of microseconds; a hit costs a map lookup). The same text returns the same frozen object.
+ * tens of microseconds; a hit costs a map lookup). The same text returns the same frozen object,
+ * for texts up to {@link MAX_CACHED_SQL_LENGTH}; a longer text is parsed afresh each time.
  *
  * @throws QsError `QS_SQL_SYNTAX` (SQLSTATE 42601) with the parser's message and the 1-based
  *   character position, or "empty query" for an empty or comment-only string.
@@ -50,7 +76,7 @@ export function parseSql(sql: string): ParsedSql {
     return hit;
   }
   const entry = parseUncached(sql);
-  cache.set(sql, entry);
+  if (sql.length <= MAX_CACHED_SQL_LENGTH) cache.set(sql, entry);
   if ('error' in entry) throw syntaxError(entry);
   return entry;
 }
@@ -58,6 +84,11 @@ export function parseSql(sql: string): ParsedSql {
 /** The number of texts in the parse cache now (for tests and metrics). */
 export function parseCacheSize(): number {
   return cache.size;
+}
+
+/** The parse cache's estimated memory now, in bytes (for tests and metrics). */
+export function parseCacheBytes(): number {
+  return cache.weight;
 }
 
 /** Empties the parse cache (tests). */

@@ -185,6 +185,36 @@ export class Scope {
     return PLAIN;
   }
 
+  /**
+   * The first tokenized column of the row a whole-row reference stands for, or undefined when the
+   * reference is not one (or its row holds nothing tokenized). Whole-row references are `u.*`,
+   * `*` (with `star`), and a bare name or `schema.table` that is no column but a FROM item
+   * (`WHERE users = ROW(…)`, `to_jsonb(u)`, `(u).email`): PostgreSQL takes a name as a column
+   * first, which the proxy cannot tell without the catalog, so a name that could be either is
+   * treated as the row when its FROM item has tokenized columns (refusing too much fails safe).
+   * Callers ask only after `resolve` found no tokenized column under the name.
+   */
+  wholeRow(parts: readonly string[], star: boolean): ResolvedField | undefined {
+    if (star && parts.length === 0) {
+      // A bare `*` stands for every FROM item of its own level.
+      return this.sources.flatMap((s) => s.starColumns()).map((c) => tokenizedField(c.res)).find((f) => f !== undefined);
+    }
+    if (!star && parts.length > 2) return undefined;
+    const name = parts.at(-1);
+    if (name === undefined) return undefined;
+    // `name` is a FROM item's name (alias or table); `schema.name` an unaliased table's full name.
+    const schema = parts.length >= 2 ? parts.at(-2) : undefined;
+    const matches = (s: Source): boolean =>
+      schema === undefined
+        ? s.name === name
+        : s.relation !== undefined && s.relation.table === name && (s.relation.schema === undefined || s.relation.schema === schema);
+    for (const sources of this.#visibleLevels()) {
+      const source = sources.find(matches);
+      if (source !== undefined) return source.starColumns().map((c) => tokenizedField(c.res)).find((f) => f !== undefined);
+    }
+    return undefined;
+  }
+
   /** The sources of every query level a reference made here may reach, innermost first. */
   *#visibleLevels(): Generator<readonly Source[]> {
     yield this.sources;

@@ -13,7 +13,7 @@ import {
 import type { CastType } from './param-map-operand.js';
 import { Scope, derivedSource, joinSource, opaqueSource, renameColumns, tableSource } from './param-map-scope.js';
 import type { FieldIndex, OutputColumn, Outputs, Source } from './param-map-scope.js';
-import { PLAIN, tokenizedField } from './param-map-types.js';
+import { ABSENT, PLAIN, tokenizedField } from './param-map-types.js';
 import type { ParamTarget, ResolvedField, Resolution } from './param-map-types.js';
 
 /** Where an expression sits: conditions (WHERE/JOIN ON/HAVING) are stricter than output values. */
@@ -289,7 +289,12 @@ export class ParamMapper {
       case 'JoinExpr': {
         const before = scope.sources.length;
         this.fromItem(f.larg, scope, joinQuals);
+        const middle = scope.sources.length;
         this.fromItem(f.rarg, scope, joinQuals);
+        const using = strings(f.usingClause);
+        if (f.isNatural === true || using.length > 0) {
+          joinColumns(scope.sources.slice(before, middle), scope.sources.slice(middle), f.isNatural === true ? undefined : using);
+        }
         if (f.quals !== undefined) joinQuals.push(f.quals);
         if (alias !== undefined) scope.sources.push(joinSource(alias, scope.sources.splice(before)));
         return;
@@ -364,24 +369,99 @@ export class ParamMapper {
       case 'SelectStmt':
         this.select(f, ctx.scope);
         return;
+      case 'FuncCall':
+      case 'CoalesceExpr':
+      case 'MinMaxExpr':
+      case 'RowExpr':
+      case 'A_ArrayExpr':
+        this.mixedArguments(type, f, ctx);
+        for (const value of Object.values(f)) this.expr(value, ctx);
+        return;
+      case 'CaseExpr':
+        return this.caseExpr(f, ctx);
       default:
         for (const value of Object.values(f)) this.expr(value, ctx);
     }
   }
 
+  /**
+   * A function (or COALESCE, GREATEST/LEAST, ROW, ARRAY) given both a tokenized column and a
+   * parameter: `starts_with(email, $1)`, `coalesce(email, $1)`. The function sees the token next to
+   * the parameter's plaintext, so nothing can be tokenized for it and the parameter, likely the
+   * same kind of PII, would reach the database in the clear. Refused in every clause. Arguments
+   * that are themselves conditions (`bool_or(email = $1)`) are left to the comparison rules, which
+   * map their parameters.
+   */
+  private mixedArguments(type: string, f: AstFields, ctx: Ctx): void {
+    const args = list(type === 'A_ArrayExpr' ? f.elements : f.args);
+    if (args.length < 2 || !containsParam(args)) return;
+    let field: ResolvedField | undefined;
+    let tokenIndex = -1;
+    args.forEach((arg, i) => {
+      if (field !== undefined || isCondition(arg)) return;
+      const o = this.operand(arg, ctx);
+      const found = o.kind === 'column' || o.kind === 'tokenized' ? tokenizedField(o.res) : undefined;
+      if (found !== undefined) {
+        field = found;
+        tokenIndex = i;
+      }
+    });
+    if (field === undefined) return;
+    if (!args.some((arg, i) => i !== tokenIndex && containsParam(arg))) return;
+    refuse(field, `passed to ${callName(type, f)} together with a parameter, which cannot be tokenized for it; compare the column with = $n instead`);
+  }
+
+  /**
+   * `CASE email WHEN $1 THEN … END` compares the column with each WHEN value by equality: each is
+   * a counterpart, exactly as in `email = $1`.
+   */
+  private caseExpr(f: AstFields, ctx: Ctx): void {
+    const o = f.arg === undefined ? undefined : this.operand(f.arg, ctx);
+    const field = o !== undefined && (o.kind === 'column' || o.kind === 'tokenized') ? tokenizedField(o.res) : undefined;
+    if (o === undefined || field === undefined) {
+      for (const value of Object.values(f)) this.expr(value, ctx);
+      return;
+    }
+    refuseUse((o as { res: Resolution }).res, '');
+    if (field.mode === 'random') refuse(field, randomReason());
+    for (const item of list(f.args)) {
+      const when = asNode(item, 'CaseWhen');
+      if (when === undefined) continue;
+      this.counterpart(field, this.operand(when.expr, ctx), false);
+      this.expr(when.result, ctx);
+    }
+    this.expr(f.defresult, ctx);
+  }
+
   /** A column reference met outside a comparison this walker understands. */
   private columnRef(f: AstFields, ctx: Ctx): void {
     if (!ctx.predicate) return;
+    const res = this.reference(f, ctx.scope);
+    refuseUse(res, 'used in a WHERE/JOIN/HAVING condition in a way that cannot be tokenized (only col = $n, col <> $n, col IN ($n, …) and col = ANY($n) can)');
+  }
+
+  /**
+   * What a ColumnRef stands for: a column, or (`u.*`, `*`, a bare FROM item name) the whole row of
+   * a FROM item, `tainted` when that row holds a tokenized column. A row carries the token inside
+   * a composite or JSON value, where no comparison can be mapped (`(users).email = $1`,
+   * `to_jsonb(users)->>'email' = $1`, `users.* = ROW(1, $1)`).
+   */
+  private reference(f: AstFields, scope: Scope): Resolution {
     const parts = strings(f.fields);
-    if (parts.length < list(f.fields).length) return; // `*`
-    refuseUse(ctx.scope.resolve(parts), 'used in a WHERE/JOIN/HAVING condition in a way that cannot be tokenized (only col = $n, col <> $n, col IN ($n, …) and col = ANY($n) can)');
+    const star = parts.length < list(f.fields).length;
+    const res = star ? PLAIN : scope.resolve(parts);
+    if (res.kind !== 'plain') return res;
+    const field = scope.wholeRow(parts, star);
+    if (field === undefined) return PLAIN;
+    const name = star ? [...parts, '*'].join('.') : parts.join('.');
+    return { kind: 'tainted', field, why: `${WHOLE_ROW} (${name}) carries it inside a row value` };
   }
 
   private nullTest(f: AstFields, ctx: Ctx): void {
     const arg = asNode(stripCollate(f.arg), 'ColumnRef');
     if (arg === undefined) return this.expr(f.arg, ctx);
     if (!ctx.predicate) return;
-    const res = ctx.scope.resolve(strings(arg.fields));
+    const res = this.reference(arg, ctx.scope);
     // IS NULL reveals nothing and needs no token; random-mode columns stay out of conditions entirely.
     if (res.kind === 'field' && res.field.mode === 'random') refuse(res.field, randomReason());
     if (res.kind === 'tainted' || res.kind === 'ambiguous') refuseUse(res, '');
@@ -507,9 +587,11 @@ export class ParamMapper {
     if (asNode(n, 'SetToDefault') !== undefined) return { kind: 'default' };
     const ref = asNode(n, 'ColumnRef');
     if (ref !== undefined) {
+      const res = this.reference(ref, ctx.scope);
+      if (res.kind === 'tainted') return { kind: 'tokenized', res };
       const parts = strings(ref.fields);
       if (parts.length < list(ref.fields).length) return { kind: 'expression' };
-      return { kind: 'column', name: parts.join('.'), res: ctx.scope.resolve(parts) };
+      return { kind: 'column', name: parts.join('.'), res };
     }
     const sub = asNode(n, 'SubLink');
     if (sub !== undefined && str(sub, 'subLinkType') === 'EXPR_SUBLINK') {
@@ -522,11 +604,16 @@ export class ParamMapper {
 
   /** An expression: tokenized when a tokenized column hides anywhere inside it. */
   private deep(node: unknown, ctx: Ctx, why: string): Operand {
-    const field = this.findTokenized(node, ctx.scope);
-    return field === undefined ? { kind: 'expression' } : { kind: 'tokenized', res: { kind: 'tainted', field, why } };
+    const inner = this.findTokenized(node, ctx.scope);
+    const field = inner === undefined ? undefined : tokenizedField(inner);
+    if (field === undefined) return { kind: 'expression' };
+    // A whole-row reference inside says more about the refusal than "wrapped in a function".
+    const wholeRow = inner?.kind === 'tainted' && inner.why.startsWith(WHOLE_ROW) ? inner.why : undefined;
+    return { kind: 'tokenized', res: { kind: 'tainted', field, why: wholeRow ?? why } };
   }
 
-  private findTokenized(node: unknown, scope: Scope): ResolvedField | undefined {
+  /** The first reference under `node` that stands for (or may stand for) a tokenized column. */
+  private findTokenized(node: unknown, scope: Scope): Resolution | undefined {
     if (Array.isArray(node)) {
       for (const item of node) {
         const hit = this.findTokenized(item, scope);
@@ -536,11 +623,14 @@ export class ParamMapper {
     }
     if (!isObject(node)) return undefined;
     const ref = asNode(node, 'ColumnRef');
-    if (ref !== undefined) return tokenizedField(scope.resolve(strings(ref.fields)));
+    if (ref !== undefined) {
+      const res = this.reference(ref, scope);
+      return tokenizedField(res) === undefined ? undefined : res;
+    }
     const sub = asNode(node, 'SubLink');
     if (sub !== undefined) {
       const out = this.select(asNode(sub.subselect, 'SelectStmt') ?? {}, scope).outputs.columns[0]?.res ?? PLAIN;
-      return tokenizedField(out) ?? this.findTokenized(sub.testexpr, scope);
+      return tokenizedField(out) === undefined ? this.findTokenized(sub.testexpr, scope) : out;
     }
     return this.findTokenized(Object.values(node), scope);
   }
@@ -555,6 +645,71 @@ export class ParamMapper {
       refuse(field, `$${number} also feeds ${seen.schema}.${seen.table}.${seen.column}${seen.array ? ' as an array' : ''}; use one parameter per use`);
     }
     this.params.set(number, { schema: field.schema, table: field.table, column: field.column, mode: field.mode, array });
+  }
+}
+
+/** How a whole-row reference's taint begins (see ParamMapper.reference). */
+const WHOLE_ROW = 'a whole-row reference';
+
+/** Node types whose value is a truth value, not the column's: their own rules map parameters in them. */
+const CONDITION_TYPES: ReadonlySet<string> = new Set(['A_Expr', 'BoolExpr', 'NullTest', 'BooleanTest', 'SubLink']);
+
+/** Whether `node` is a condition (a comparison, AND/OR/NOT, IS NULL, EXISTS…) rather than a value. */
+function isCondition(node: unknown): boolean {
+  const pair = unwrap(stripCollate(node));
+  if (pair === undefined || !CONDITION_TYPES.has(pair[0])) return false;
+  if (pair[0] !== 'A_Expr') return true;
+  // An A_Expr is a condition unless it is an operator computing a value (`email || 'x'`, `a + 1`).
+  const kind = str(pair[1], 'kind') ?? 'AEXPR_OP';
+  const op = operatorOf(pair[1]);
+  return kind !== 'AEXPR_OP' || EQUALITY_OPERATORS.has(op) || isOrderingOperator(op);
+}
+
+/** The name a refusal gives a call: `starts_with()`, `COALESCE`, `ROW`… */
+function callName(type: string, f: AstFields): string {
+  switch (type) {
+    case 'FuncCall':
+      return `function ${strings(f.funcname).at(-1) ?? '?'}()`;
+    case 'CoalesceExpr':
+      return 'COALESCE';
+    case 'MinMaxExpr':
+      return str(f, 'op') === 'IS_LEAST' ? 'LEAST' : 'GREATEST';
+    case 'RowExpr':
+      return 'a ROW value';
+    default:
+      return 'an ARRAY value';
+  }
+}
+
+/**
+ * `JOIN … USING (…)` and `NATURAL JOIN` compare same-named columns of both sides. A tokenized column
+ * in such a join is fine only against the same tokenized column (deterministic tokens of equal
+ * values are equal, as in `a.email = b.email`); against anything else (another table's plaintext
+ * column, another tokenized column, a column that may or may not exist in a table the proxy has no
+ * catalog for) it is refused, as the ON form would be.
+ *
+ * @param names the USING list, or undefined for NATURAL (every name both sides may have).
+ */
+function joinColumns(left: readonly Source[], right: readonly Source[], names: readonly string[] | undefined): void {
+  const l = joinSource('', left);
+  const r = joinSource('', right);
+  // joinSource answers `plain` for a name no side has; NATURAL needs to know that a side lacks it.
+  const side = (sources: readonly Source[], joined: Source, name: string): Resolution =>
+    sources.every((s) => s.lookup(name).kind === 'absent') ? ABSENT : joined.lookup(name);
+  const candidates = names ?? [...new Set([...l.starColumns(), ...r.starColumns()].map((c) => c.name).filter((n): n is string => n !== undefined))];
+  const how = names === undefined ? 'NATURAL JOIN' : 'JOIN … USING';
+  for (const name of candidates) {
+    const a = side(left, l, name);
+    const b = side(right, r, name);
+    const field = tokenizedField(a) ?? tokenizedField(b);
+    if (field === undefined) continue;
+    // NATURAL joins only on names both sides have; a side that certainly lacks it is not joined.
+    if (names === undefined && (a.kind === 'absent' || b.kind === 'absent')) continue;
+    if (a.kind === 'field' && b.kind === 'field' && a.field.key === b.field.key) {
+      if (field.mode === 'random') refuse(field, randomReason());
+      continue;
+    }
+    refuse(field, `${how} on "${name}" compares it with a column that does not hold the same tokens (or may not, without the catalog); join ON qualified columns of the same tokenized column`);
   }
 }
 
