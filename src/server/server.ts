@@ -17,6 +17,7 @@ import { DataPlane } from './proxy/data-plane.js';
 import { openStore } from './store/open-store.js';
 import { TenantService } from './tenants/tenant-service.js';
 import { BatchSigner } from './signing/batch-signer.js';
+import { defaultSigningWorkers } from './signing/sign-pool.js';
 import { createTokenization } from './tokenize/tokenization.js';
 import { VaultService } from './vault/vault-service.js';
 
@@ -31,7 +32,8 @@ export interface RunningServer {
 
 /** Opens the store, KMS and keys, wires every service and returns the context (no listening). */
 export async function createContext(config: ServerConfig): Promise<ServerContext> {
-  const { backend } = setCryptoBackend(config.cryptoBackend);
+  const selection = setCryptoBackend(config.cryptoBackend);
+  const { backend } = selection;
   const store = await openStore(config.store, config.storeSchema === undefined ? {} : { schema: config.storeSchema });
   let signer: BatchSigner | undefined;
   try {
@@ -46,7 +48,8 @@ export async function createContext(config: ServerConfig): Promise<ServerContext
     const audit = new AuditWriter(store);
     const metrics = new Metrics();
     // Workers per QS_SIGNING_WORKERS (default: one core left to the event loop); inline if they cannot load.
-    signer = await BatchSigner.create({ backend });
+    const signMs = selection.candidates.find((c) => c.ok && c.name === backend.name)?.signMs;
+    signer = await BatchSigner.create({ backend, workers: defaultSigningWorkers(process.env, signMs) });
     const dataPlane = new DataPlane({ store, backend, signingKey, integrations, recipients, vault, audit, executor, metrics, tokenization, signer });
     return {
       config,

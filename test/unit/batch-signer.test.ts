@@ -154,6 +154,10 @@ describe('BatchSigner on worker threads', () => {
     expect(defaultSigningWorkers({ QS_SIGNING_WORKERS: '0' })).toBe(0);
     expect(defaultSigningWorkers({})).toBeGreaterThanOrEqual(1);
     expect(() => defaultSigningWorkers({ QS_SIGNING_WORKERS: 'two' })).toThrow('QS_SIGNING_WORKERS');
+    // Fast signing stays on the loop; slow signing (noble) leaves it; the variable wins over both.
+    expect(defaultSigningWorkers({}, 0.5)).toBe(0);
+    expect(defaultSigningWorkers({}, 12)).toBeGreaterThanOrEqual(1);
+    expect(defaultSigningWorkers({ QS_SIGNING_WORKERS: '1' }, 0.5)).toBe(1);
   });
 
   it('loads the worker from source (vitest), signs there, and its envelopes open', async () => {

@@ -46,17 +46,28 @@ export interface SignPoolOptions {
 }
 
 /**
- * `QS_SIGNING_WORKERS` when set (0 = inline), else one core left to the event loop, 1–2 threads:
- * on the 2-core box a second signing thread only competes with the loop once batching has made
- * signatures rare (bench/batch-signing-measure.ts: 1 thread seals more per second than 2).
+ * A signature faster than this costs less on the event loop than the hop to a worker and back:
+ * on the 2-core box, pqclean-native (~0.5 ms) signing inline served ~10% more point SELECTs per
+ * second than through one worker (npm run bench, QS_SIGNING_WORKERS=0 vs 1), while noble (5–18 ms)
+ * must leave the loop.
  */
-export function defaultSigningWorkers(env: NodeJS.ProcessEnv = process.env): number {
+export const INLINE_SIGN_BELOW_MS = 2;
+
+/**
+ * `QS_SIGNING_WORKERS` when set (0 = inline); else inline when the backend's measured signing
+ * time (from the start-up self-test) is under INLINE_SIGN_BELOW_MS; else one core left to the
+ * event loop, 1–2 threads: on the 2-core box a second signing thread only competes with the loop
+ * once batching has made signatures rare (bench/batch-signing-measure.ts: 1 thread seals more
+ * per second than 2).
+ */
+export function defaultSigningWorkers(env: NodeJS.ProcessEnv = process.env, measuredSignMs?: number): number {
   const raw = env.QS_SIGNING_WORKERS?.trim();
   if (raw !== undefined && raw !== '') {
     const n = Number(raw);
     if (!Number.isSafeInteger(n) || n < 0 || n > 64) throw new Error(`QS_SIGNING_WORKERS must be an integer from 0 to 64, got "${raw}"`);
     return n;
   }
+  if (measuredSignMs !== undefined && measuredSignMs < INLINE_SIGN_BELOW_MS) return 0;
   return Math.max(1, Math.min(2, availableParallelism() - 1));
 }
 
