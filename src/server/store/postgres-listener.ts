@@ -16,7 +16,9 @@ export class PostgresListener {
   readonly #connect: () => pg.Client;
   readonly #channel: string;
   readonly #onPayload: (payload: string | undefined) => void;
+  readonly #onResync: (() => void) | undefined;
   #client: pg.Client | null = null;
+  #attachedBefore = false;
   #closed = false;
   #retryMs = RETRY_MIN_MS;
   #timer: NodeJS.Timeout | null = null;
@@ -24,11 +26,14 @@ export class PostgresListener {
   /**
    * @param connect makes a new, unconnected client (holds the DSN so this class never sees it)
    * @param channel the channel name, already validated as a plain lower-case identifier
+   * @param onResync called after every reconnect: notices sent while away are lost, so whoever
+   *   caches on them must assume anything changed
    */
-  constructor(connect: () => pg.Client, channel: string, onPayload: (payload: string | undefined) => void) {
+  constructor(connect: () => pg.Client, channel: string, onPayload: (payload: string | undefined) => void, onResync?: () => void) {
     this.#connect = connect;
     this.#channel = channel;
     this.#onPayload = onPayload;
+    this.#onResync = onResync;
   }
 
   /** Connects and LISTENs; rejects if the first attempt fails (the caller decides what to do). */
@@ -67,6 +72,8 @@ export class PostgresListener {
     }
     this.#client = client;
     this.#retryMs = RETRY_MIN_MS;
+    if (this.#attachedBefore) this.#onResync?.();
+    this.#attachedBefore = true;
   }
 
   #scheduleReconnect(): void {

@@ -24,6 +24,7 @@ import type {
   AuditHasher,
   AuditQuery,
   ChangeNotice,
+  ChangeTopic,
   CredentialRecord,
   CredentialStatus,
   IntegrationRecord,
@@ -34,6 +35,9 @@ import type {
   TenantKeyRecord,
   TenantRecord,
 } from './store.js';
+
+/** Every topic, for the resync after a reconnect. */
+const CHANGE_TOPICS: readonly ChangeTopic[] = ['api_key', 'integration', 'credential', 'tenant', 'recipient_key'];
 
 /** Rows per page when streaming an audit chain, so a million-event chain is never in memory at once. */
 const CHAIN_PAGE = 1000;
@@ -97,10 +101,18 @@ export class PostgresStore implements Store {
     try {
       await store.#migrate();
       if (options.listen ?? true) {
-        const listener = new PostgresListener(() => new pg.Client({ connectionString: url }), store.#channel, (payload) => {
-          const notice = parseChangeNotice(payload);
-          if (notice) store.#changes.deliver(notice);
-        });
+        const listener = new PostgresListener(
+          () => new pg.Client({ connectionString: url }),
+          store.#channel,
+          (payload) => {
+            const notice = parseChangeNotice(payload);
+            if (notice) store.#changes.deliver(notice);
+          },
+          // Back after a drop: any notice may have been missed, so every cache starts over.
+          () => {
+            for (const topic of CHANGE_TOPICS) store.#changes.deliver({ topic, id: '*' });
+          },
+        );
         await listener.start();
         store.#listener = listener;
       }
