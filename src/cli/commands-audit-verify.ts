@@ -24,9 +24,11 @@ export async function verifyAudit(o: VerifyOptions): Promise<number> {
     let after = 0;
     for (;;) {
       const page = await callJson<{ events: Array<Record<string, unknown>> }>({ url: o.url, apiKey: o.apiKey }, 'GET', `/api/v2/audit?after=${after}&limit=1000`);
-      if (page.events.length === 0) break;
       for (const e of page.events) events.push(fromView(e));
       after = Number(page.events.at(-1)?.seq ?? after);
+      // A short page is the end: each listing is itself an audited call, so asking "anything
+      // after?" until the answer is empty would chase our own events for ever.
+      if (page.events.length < 1000) break;
     }
     const result = await verifyChain((async function* () {
       yield* events;

@@ -87,6 +87,20 @@ describe('audit verify', () => {
     }
   });
 
+  it('verifies one tenant through the API with --url and --api-key', async () => {
+    const server = await startTestServer();
+    try {
+      const t = await provisionTenant(server, { allow: ['query'] });
+      await outbound(t, { operation: 'query', payload: { sql: 'SELECT 1', params: [] } });
+      const r = await run(process.execPath, ['--import', 'tsx', path.resolve('src/cli/main.ts'), 'audit', 'verify', '--url', server.url, '--api-key', t.apiKey, '--json']);
+      const report = JSON.parse(r.stdout) as { ok: boolean; tenants: Array<{ tenant_id: string; checked: number; ok: boolean }> };
+      expect(report.ok).toBe(true);
+      expect(report.tenants).toEqual([{ tenant_id: t.tenantId, checked: 4, ok: true }]);
+    } finally {
+      await server.dispose();
+    }
+  });
+
   it('verifyChain on a pristine chain checks every event', async () => {
     const server = await startTestServer();
     try {
