@@ -60,3 +60,30 @@ describe('AuditWriter', () => {
     expect(r.requestId).toBe('x\uFFFDy');
   });
 });
+
+describe('SQLite audit writer thread', () => {
+  it('commits off the event loop and chains exactly as the inline path does', async () => {
+    const { SqliteStore } = await import('../../src/server/store/sqlite-store.js');
+    const { auditHasher } = await import('../../src/server/audit/audit-chain.js');
+    const threaded = await SqliteStore.open(path.join(dir, 'threaded.db'), { auditThread: true });
+    const inline = await SqliteStore.open(path.join(dir, 'inline.db'), { auditThread: false });
+    try {
+      for (const s of [threaded, inline]) await s.createTenant({ id: 'ten_T', name: 't', createdAt: '2026-01-01T00:00:00.000Z' });
+      const batch = Array.from({ length: 5 }, (_, i) => event('ten_T', { id: `aud_${String(i).padStart(26, '0')}`, ts: '2026-01-01T00:00:00.000Z' }));
+      const a = await threaded.appendAuditEvents(batch, auditHasher);
+      const b = await inline.appendAuditEvents(batch, auditHasher);
+      expect(a).toEqual(b);
+      expect(threaded.auditWriter).toBe('thread');
+      expect(inline.auditWriter).toBe('inline');
+      expect(a.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+      // Committed by the other connection, visible to this one.
+      expect((await threaded.listAuditEvents('ten_T', { limit: 10 })).map((r) => r.hash)).toEqual(a.map((r) => r.hash));
+      // A conflict inside the thread comes back as the same stable error as inline.
+      await expect(threaded.appendAuditEvents([batch[0]!], auditHasher)).rejects.toMatchObject({ code: 'QS_CONFLICT' });
+      await expect(inline.appendAuditEvents([batch[0]!], auditHasher)).rejects.toMatchObject({ code: 'QS_CONFLICT' });
+    } finally {
+      await threaded.close();
+      await inline.close();
+    }
+  });
+});

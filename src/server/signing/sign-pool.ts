@@ -3,13 +3,12 @@
  * signature (noble: 5–18 ms) never stalls the event loop (DESIGN §8), or inline on this thread
  * (`workers: 0`, unit tests, or when the worker cannot load — then said so through `onFallback`).
  */
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Piscina } from 'piscina';
 import type { CryptoBackend, KemEncapsulation } from '../../crypto/backend.js';
 import type { BackendChoice } from '../../crypto/select-backend.js';
+import { workerLocation } from '../worker-location.js';
 import type { SignTask, SignTaskResult } from './sign-worker.js';
 
 export interface SignPool {
@@ -89,17 +88,6 @@ export function backendChoiceOf(backend: CryptoBackend): BackendChoice | null {
  * The worker module next to this one: `.js` in dist after tsc; `.ts` when this file itself runs
  * from source (vitest, tsx), in which case the worker thread needs tsx's loader to import it.
  */
-function workerLocation(override?: URL): { filename: string; execArgv: string[] } {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const file = override ?? new URL(fromSource ? './sign-worker.ts' : './sign-worker.js', import.meta.url);
-  const execArgv = [...process.execArgv];
-  if (file.pathname.endsWith('.ts') && !execArgv.some((a) => a.includes('tsx'))) {
-    // Resolved to an absolute URL: `--import tsx` alone resolves from the cwd, which may be anywhere.
-    execArgv.push('--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href);
-  }
-  return { filename: file.href, execArgv };
-}
-
 /** Signs on the calling thread. */
 export function inlineSignPool(backend: CryptoBackend, fallbackReason?: string): SignPool {
   return {
@@ -132,7 +120,7 @@ export async function createSignPool(opts: SignPoolOptions): Promise<SignPool> {
   const choice = opts.backendChoice ?? backendChoiceOf(opts.backend);
   if (choice === null) return fallback(`signing inline: backend "${opts.backend.name}" cannot be loaded by name in a worker`);
 
-  const { filename, execArgv } = workerLocation(opts.workerFile);
+  const { filename, execArgv } = workerLocation(import.meta.url, 'sign-worker', opts.workerFile);
   let piscina: Piscina<SignTask, SignTaskResult>;
   try {
     piscina = new Piscina<SignTask, SignTaskResult>({ filename, execArgv, minThreads: workers, maxThreads: workers, idleTimeout: Number.POSITIVE_INFINITY });

@@ -1,12 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { QsError } from '../../protocol/errors.js';
-import { batchTenants, chainEvents, type ChainHead } from './audit-chain.js';
+import { auditHasher } from '../audit/audit-chain.js';
+import { appendAuditBatch } from './sqlite-audit-append.js';
+import { SqliteAuditThread } from './sqlite-audit-thread.js';
 import { ChangeHub } from './change-hub.js';
 import { pendingMigrations } from './migration.js';
 import { loadSqlite, type SqliteDatabase, type SqliteStatement } from './sqlite-driver.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
-import { GENESIS_HASH, mapConstraintError, toBuffer, toBytes } from './store-errors.js';
+import { mapConstraintError, toBuffer, toBytes } from './store-errors.js';
 import {
   apiKeyFromRow,
   auditFromRow,
@@ -47,23 +49,29 @@ const TOKEN_CHUNK = 500;
  * better-sqlite3 is synchronous, so each method runs to completion before the next starts; the
  * async signatures exist only to match Store. `synchronous = FULL` makes every commit fsync the
  * WAL, which is what "the audit event is durable before the answer leaves" needs (NORMAL may
- * lose the last commits on power loss).
+ * lose the last commits on power loss). Audit appends — one per answer — therefore commit on a
+ * writer thread with its own connection (sqlite-audit-worker.ts), so their fsync does not stall
+ * the event loop (+14% point SELECTs per second at 32 in flight on the 2-core box).
  */
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly #db: SqliteDatabase;
   readonly #statements = new Map<string, SqliteStatement>();
   readonly #changes = new ChangeHub();
+  readonly #auditThread: SqliteAuditThread | null;
 
-  private constructor(db: SqliteDatabase) {
+  private constructor(db: SqliteDatabase, auditThread: SqliteAuditThread | null) {
     this.#db = db;
+    this.#auditThread = auditThread;
   }
 
   /**
    * Opens (creating it and its directory if needed) the database at `path` and applies pending
-   * migrations. `:memory:` gives a private in-memory database.
+   * migrations. `:memory:` gives a private in-memory database. Audit appends go to a writer
+   * thread on a second connection (so their fsync never blocks the event loop) unless the
+   * database is in memory, `auditThread` is false, or `QS_SQLITE_AUDIT_THREAD=0`.
    */
-  static async open(path: string): Promise<SqliteStore> {
+  static async open(path: string, opts: { auditThread?: boolean } = {}): Promise<SqliteStore> {
     const inMemory = path === ':memory:';
     if (!inMemory) mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
     const Database = loadSqlite();
@@ -77,7 +85,8 @@ export class SqliteStore implements Store {
       db.close();
       throw err;
     }
-    return new SqliteStore(db);
+    const threaded = !inMemory && (opts.auditThread ?? process.env.QS_SQLITE_AUDIT_THREAD !== '0');
+    return new SqliteStore(db, threaded ? new SqliteAuditThread(resolve(path)) : null);
   }
 
   #stmt(sql: string): SqliteStatement {
@@ -388,55 +397,19 @@ export class SqliteStore implements Store {
 
   // Audit.
 
-  /** Chains and inserts the batch in one IMMEDIATE transaction (see Store). */
+  /**
+   * Chains and inserts the batch in one IMMEDIATE transaction (see Store), on the audit writer
+   * thread when there is one. The thread knows only the standard chain hasher; any other runs here.
+   */
+  /** Where audit commits run: the writer thread, or this connection (in memory, disabled, or the thread failed). */
+  get auditWriter(): 'thread' | 'inline' {
+    return this.#auditThread !== null && this.#auditThread.failed === null ? 'thread' : 'inline';
+  }
+
   async appendAuditEvents(events: AuditEventInput[], hasher: AuditHasher): Promise<AuditEventRecord[]> {
-    if (events.length === 0) return [];
-    const append = this.#db.transaction((): AuditEventRecord[] => {
-      const heads = new Map<string, ChainHead>();
-      for (const tenantId of batchTenants(events)) {
-        const head = this.#get('SELECT seq, hash FROM audit_heads WHERE tenant_id = ?', tenantId);
-        heads.set(tenantId, head ? { seq: Number(head.seq), hash: String(head.hash) } : { seq: 0, hash: GENESIS_HASH });
-      }
-      const records = chainEvents(events, heads, hasher);
-      for (const r of records) {
-        this.#run(
-          `INSERT INTO audit_events (tenant_id, seq, id, ts, integration_id, operation, api_key_id, request_id, route, fingerprint,
-             outcome, sqlstate, qs_code, row_count, duration_ms, prev_hash, hash)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          'audit event',
-          r.tenantId,
-          r.seq,
-          r.id,
-          r.ts,
-          r.integrationId ?? null,
-          r.operation ?? null,
-          r.apiKeyId ?? null,
-          r.requestId ?? null,
-          r.route,
-          r.fingerprint ?? null,
-          r.outcome,
-          r.sqlstate ?? null,
-          r.qsCode ?? null,
-          r.rowCount ?? null,
-          r.durationMs,
-          r.prevHash,
-          r.hash,
-        );
-      }
-      for (const [tenantId, head] of heads) {
-        this.#run(
-          `INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?, ?, ?)
-           ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
-          'audit head',
-          tenantId,
-          head.seq,
-          head.hash,
-        );
-      }
-      return records;
-    });
-    // IMMEDIATE: another process sharing the file cannot read the same head between our read and write.
-    return append.immediate();
+    const thread = this.#auditThread;
+    if (thread !== null && thread.failed === null && hasher === auditHasher) return thread.append(events);
+    return appendAuditBatch(this.#db, events, hasher);
   }
 
   /** Events by seq ascending, filtered by integration and afterSeq. */
@@ -504,6 +477,7 @@ export class SqliteStore implements Store {
 
   /** Closes the database (idempotent). */
   async close(): Promise<void> {
+    await this.#auditThread?.close();
     this.#changes.clear();
     this.#statements.clear();
     if (this.#db.open) this.#db.close();
