@@ -24,7 +24,8 @@ export class SqliteAuditThread {
 
   constructor(path: string) {
     const { entry, eval: isEval } = workerEntry(import.meta.url, 'sqlite-audit-worker');
-    this.#worker = new Worker(entry, { workerData: { path }, eval: isEval });
+    // The thread only moves small batches to SQLite: a small heap keeps the proxy's RSS down.
+    this.#worker = new Worker(entry, { workerData: { path }, eval: isEval, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 } });
     this.#worker.on('message', (reply: AuditAppendReply) => {
       const waiter = this.#waiting.get(reply.id);
       if (waiter === undefined) return;
