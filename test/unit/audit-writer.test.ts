@@ -79,7 +79,11 @@ describe('SQLite audit writer thread', () => {
       // Committed by the other connection, visible to this one.
       expect((await threaded.listAuditEvents('ten_T', { limit: 10 })).map((r) => r.hash)).toEqual(a.map((r) => r.hash));
       // A conflict inside the thread comes back as the same stable error as inline.
-      await expect(threaded.appendAuditEvents([batch[0]!], auditHasher)).rejects.toMatchObject({ code: 'QS_CONFLICT' });
+      await expect(threaded.appendAuditEvents([batch[0]!, batch[1]!], auditHasher)).rejects.toMatchObject({ code: 'QS_CONFLICT' });
+      // A lone event while the thread is idle commits on the store's own connection, same chain.
+      const lone = await threaded.appendAuditEvents([event('ten_T', { ts: '2026-01-01T00:00:00.000Z' })], auditHasher);
+      expect(lone[0]?.seq).toBe(6);
+      expect(lone[0]?.prevHash).toBe(a[4]?.hash);
       await expect(inline.appendAuditEvents([batch[0]!], auditHasher)).rejects.toMatchObject({ code: 'QS_CONFLICT' });
     } finally {
       await threaded.close();

