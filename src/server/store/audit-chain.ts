@@ -1,4 +1,4 @@
-import type { AuditEventInput, AuditEventRecord, AuditHasher } from './store.js';
+import type { AuditEventInput, AuditEventRecord, AuditHasher, Store } from './store.js';
 
 /** The last link of a tenant's chain: seq 0 and GENESIS_HASH before the first event. */
 export interface ChainHead {
@@ -25,4 +25,19 @@ export function chainEvents(events: readonly AuditEventInput[], heads: Map<strin
 /** The distinct tenants of a batch, sorted: every node locks heads in the same order, so none deadlock. */
 export function batchTenants(events: readonly AuditEventInput[]): string[] {
   return [...new Set(events.map((e) => e.tenantId))].sort();
+}
+
+/** Rows per page when streaming an audit chain, so a million-event chain is never in memory at once. */
+export const CHAIN_PAGE = 1000;
+
+/** A tenant's whole chain in seq order, a page at a time (keyset pagination on seq), for either store. */
+export async function* pageAuditChain(store: Pick<Store, 'listAuditEvents'>, tenantId: string): AsyncIterable<AuditEventRecord> {
+  let after = 0;
+  for (;;) {
+    const page = await store.listAuditEvents(tenantId, { afterSeq: after, limit: CHAIN_PAGE });
+    yield* page;
+    const last = page.at(-1);
+    if (last === undefined || page.length < CHAIN_PAGE) return;
+    after = last.seq;
+  }
 }

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { QsError } from '../../protocol/errors.js';
-import { batchTenants, chainEvents, type ChainHead } from './audit-chain.js';
+import { batchTenants, chainEvents, pageAuditChain, type ChainHead } from './audit-chain.js';
 import { ChangeHub, parseChangeNotice } from './change-hub.js';
 import { pendingMigrations } from './migration.js';
 import { PostgresListener } from './postgres-listener.js';
@@ -39,8 +39,6 @@ import type {
 /** Every topic, for the resync after a reconnect. */
 const CHANGE_TOPICS: readonly ChangeTopic[] = ['api_key', 'integration', 'credential', 'tenant', 'recipient_key'];
 
-/** Rows per page when streaming an audit chain, so a million-event chain is never in memory at once. */
-const CHAIN_PAGE = 1000;
 /** Schema names we interpolate into SQL: plain identifiers only, short enough for `<schema>_changes`. */
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,54}$/;
 
@@ -523,15 +521,8 @@ export class PostgresStore implements Store {
   }
 
   /** The whole chain in seq order, a page at a time (keyset pagination on seq). */
-  async *readAuditChain(tenantId: string): AsyncIterable<AuditEventRecord> {
-    let after = 0;
-    for (;;) {
-      const page = await this.listAuditEvents(tenantId, { afterSeq: after, limit: CHAIN_PAGE });
-      yield* page;
-      const last = page.at(-1);
-      if (last === undefined || page.length < CHAIN_PAGE) return;
-      after = last.seq;
-    }
+  readAuditChain(tenantId: string): AsyncIterable<AuditEventRecord> {
+    return pageAuditChain(this, tenantId);
   }
 
   // Token vault.

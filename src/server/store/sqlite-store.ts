@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { QsError } from '../../protocol/errors.js';
 import { auditHasher } from '../audit/audit-chain.js';
+import { pageAuditChain } from './audit-chain.js';
 import { appendAuditBatch } from './sqlite-audit-append.js';
 import { SqliteAuditThread } from './sqlite-audit-thread.js';
 import { ChangeHub } from './change-hub.js';
@@ -38,8 +39,6 @@ import type {
   TenantRecord,
 } from './store.js';
 
-/** Rows per page when streaming an audit chain (an open iterator would block the connection). */
-const CHAIN_PAGE = 1000;
 /** Tokens per `IN (…)` list, well under SQLite's bound-parameter limit. */
 const TOKEN_CHUNK = 500;
 
@@ -430,15 +429,8 @@ export class SqliteStore implements Store {
   }
 
   /** The whole chain in seq order, a page at a time. */
-  async *readAuditChain(tenantId: string): AsyncIterable<AuditEventRecord> {
-    let after = 0;
-    for (;;) {
-      const page = await this.listAuditEvents(tenantId, { afterSeq: after, limit: CHAIN_PAGE });
-      yield* page;
-      const last = page.at(-1);
-      if (last === undefined || page.length < CHAIN_PAGE) return;
-      after = last.seq;
-    }
+  readAuditChain(tenantId: string): AsyncIterable<AuditEventRecord> {
+    return pageAuditChain(this, tenantId);
   }
 
   // Token vault.
