@@ -4,6 +4,16 @@
  */
 const id = (prefix: string) => ({ type: 'string', pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` }) as const;
 
+/** The fields an integration may be created or updated with (tokenization and limits are checked by the service). */
+const integrationProperties = {
+  system_type: { const: 'postgres' },
+  credential_id: id('cred'),
+  name: { type: 'string', maxLength: 200 },
+  allowed_operations: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 64 } },
+  tokenization: { type: 'object' },
+  limits: { type: 'object' },
+} as const;
+
 export const schemas = {
   credentialIdParam: { type: 'object', required: ['credential_id'], properties: { credential_id: { type: 'string', maxLength: 64 } } },
   integrationIdParam: { type: 'object', required: ['integration_id'], properties: { integration_id: { type: 'string', maxLength: 64 } } },
@@ -48,27 +58,13 @@ export const schemas = {
     type: 'object',
     additionalProperties: false,
     required: ['system_type', 'credential_id'],
-    properties: {
-      system_type: { const: 'postgres' },
-      credential_id: id('cred'),
-      name: { type: 'string', maxLength: 200 },
-      allowed_operations: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 64 } },
-      tokenization: { type: 'object' },
-      limits: { type: 'object' },
-    },
+    properties: integrationProperties,
   },
   integrationUpdate: {
     type: 'object',
     additionalProperties: false,
     minProperties: 1,
-    properties: {
-      system_type: { const: 'postgres' },
-      credential_id: id('cred'),
-      name: { type: 'string', maxLength: 200 },
-      allowed_operations: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 64 } },
-      tokenization: { type: 'object' },
-      limits: { type: 'object' },
-    },
+    properties: integrationProperties,
   },
   recipientKey: {
     type: 'object',
