@@ -10,15 +10,17 @@ import { SCENARIOS, type Scenario } from './scenarios.js';
 /** Cell timing plus the warm-up a fresh proxy gets before its first cell. */
 export type RunTiming = CellTiming & { targetWarmupMs: number };
 
-/** Runs every scenario on one target; the tokenized ones last, after tokenization is switched on. */
+/** Runs every scenario (or those in `only`) on one target; the tokenized ones last, after tokenization is switched on. */
 export async function runTarget(
   target: BenchTarget,
   s: BenchSchema,
   out: { cells: CellResult[]; notes: string[] },
   timing: RunTiming,
   progress: (line: string) => void,
+  only: ReadonlySet<string> = new Set(SCENARIOS.map((x) => x.id)),
 ): Promise<void> {
   const { cells, notes } = out;
+  const scenarios = SCENARIOS.filter((x) => only.has(x.id));
   const db = new Kysely<BenchDb>({ dialect: new PostgresDialect({ pool: target.pool }) }).withSchema(s.name);
   const ctx = { targetId: target.id, pool: target.pool, db, schema: s, tokenizedTable: 'signups' };
   // The first requests to a fresh proxy pay for JIT and lazy loading; keep that out of the first cell.
@@ -37,8 +39,9 @@ export async function runTarget(
     );
   };
   // Plain scenarios first, on an integration without tokenization (the issue's targets are about it).
-  for (const scenario of SCENARIOS.filter((x) => !x.tokenized)) await measure(scenario);
-  const tokenized = SCENARIOS.filter((x) => x.tokenized);
+  for (const scenario of scenarios.filter((x) => !x.tokenized)) await measure(scenario);
+  const tokenized = scenarios.filter((x) => x.tokenized);
+  if (tokenized.length === 0) return;
   let enabled: Awaited<ReturnType<BenchTarget['enableTokenization']>>;
   try {
     enabled = await target.enableTokenization();

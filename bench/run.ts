@@ -24,7 +24,7 @@ import { reportNotes } from './report-notes.js';
 import { barChartSvg } from './report-svg.js';
 import { consoleTable, markdownReport } from './report-table.js';
 import { runTarget, type RunTiming } from './run-target.js';
-import { SCENARIOS } from './scenarios.js';
+import { SCENARIO_IDS, SCENARIOS } from './scenarios.js';
 import { startDirectTarget } from './target-direct.js';
 import { startPgbouncerTarget } from './target-pgbouncer.js';
 import { startQsPoolTarget } from './target-qspool.js';
@@ -38,6 +38,7 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean' },
     'update-readme': { type: 'boolean' },
     targets: { type: 'string' },
+    scenarios: { type: 'string' },
     profile: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -48,6 +49,7 @@ if (flags.help) {
       'npm run bench [-- options]',
       '  --quick           short cells (a smoke test that every cell works)',
       '  --targets a,b     only these (direct, pgbouncer, qspool-noble, qspool-pqclean, qspool-node)',
+      `  --scenarios a,b   only these (${SCENARIO_IDS.join(', ')})`,
       '  --profile         CPU-profile each proxy (bench/results/profiles/<target>/) and print where its time went',
       '  --update-readme   put the table between the bench markers of README.md',
     ].join('\n'),
@@ -55,6 +57,8 @@ if (flags.help) {
   process.exit(0);
 }
 const wanted = new Set<string>(flags.targets?.split(',').map((s) => s.trim()) ?? TARGET_IDS);
+const wantedScenarios = new Set<string>(flags.scenarios?.split(',').map((s) => s.trim()) ?? SCENARIO_IDS);
+for (const s of wantedScenarios) if (!(SCENARIO_IDS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIO_IDS.join(', ')})`);
 for (const t of wanted) if (!(TARGET_IDS as readonly string[]).includes(t)) throw new Error(`unknown target ${t} (known: ${TARGET_IDS.join(', ')})`);
 
 // Full: ~2 minutes for 4 targets × 7 scenarios on 2 cores. Quick: a smoke test that every cell works.
@@ -131,7 +135,7 @@ async function main(): Promise<number> {
       targets.push({ id, label: target.label, detail: target.detail, ...(idleRss === undefined ? {} : { middleRssIdleMb: Math.round(idleRss) }) });
       progress(`${target.label}: ${target.detail}${idleRss === undefined ? '' : `; idle RSS ${idleRss.toFixed(0)} MB`}`);
       try {
-        await runTarget(target, schema, { cells, notes }, timing, progress);
+        await runTarget(target, schema, { cells, notes }, timing, progress, wantedScenarios);
       } finally {
         await target.close();
       }
