@@ -56,6 +56,7 @@ export class BatchSigner implements EnvelopeSealer {
   readonly #kemInWorkers: boolean;
   #queue: Pending[] = [];
   #inFlight = 0;
+  #turnScheduled = false;
   #closed = false;
   #drained: (() => void) | undefined;
   #destroying: Promise<void> | undefined;
@@ -113,14 +114,29 @@ export class BatchSigner implements EnvelopeSealer {
     return this.#destroying;
   }
 
-  /** Start signatures while slots are free; each takes everything queued (up to the cap). */
+  /**
+   * Start signatures while slots are free; each takes everything queued (up to the cap). A free
+   * slot waits for the end of the current event-loop turn (setImmediate, no timer) before it
+   * takes the queue: responses finished by the same burst of I/O — a group-committed audit batch,
+   * several PostgreSQL answers read at once — then share one signature instead of the first going
+   * alone and the rest queueing behind it. Idle, that costs one turn of the loop (microseconds).
+   */
   #kick(): void {
+    if (this.#turnScheduled || this.#inFlight >= this.#pool.threads || this.#queue.length === 0) return;
+    this.#turnScheduled = true;
+    setImmediate(() => {
+      this.#turnScheduled = false;
+      this.#startSignatures();
+    });
+  }
+
+  #startSignatures(): void {
     while (this.#inFlight < this.#pool.threads && this.#queue.length > 0) {
       const batch = this.#take();
       this.#inFlight++;
       void this.#sign(batch).finally(() => {
         this.#inFlight--;
-        this.#kick();
+        this.#startSignatures();
         if (this.#inFlight === 0 && this.#queue.length === 0) this.#drained?.();
       });
     }
