@@ -45,6 +45,25 @@ describe('AuditWriter', () => {
     for (const t of ['ten_A', 'ten_B']) expect((await verifyChain(store.readAuditChain(t))).break).toBeNull();
   });
 
+  it('events appended one by one within a turn of the event loop share one commit', async () => {
+    const batches: number[] = [];
+    const counting = new Proxy(store, {
+      get: (target, prop, receiver) =>
+        prop === 'appendAuditEvents'
+          ? (events: AuditEventInput[], hasher: never) => (batches.push(events.length), target.appendAuditEvents(events, hasher))
+          : Reflect.get(target, prop, receiver),
+    });
+    const writer = new AuditWriter(counting);
+    // Appended across separate microtasks, as requests reach the audit step one after another.
+    const pending: Promise<unknown>[] = [];
+    for (let i = 0; i < 6; i++) {
+      pending.push(writer.append(event('ten_A')));
+      await Promise.resolve();
+    }
+    await Promise.all(pending);
+    expect(batches).toEqual([6]);
+  });
+
   it('one bad event does not fail the other events of its batch', async () => {
     const writer = new AuditWriter(store);
     const existing = await writer.append(event('ten_A'));
