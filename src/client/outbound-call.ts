@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DecapsulationCache } from '../protocol/decapsulation-cache.js';
 import { openEnvelope } from '../protocol/envelope.js';
 import { EnvelopeVerificationError, QsError } from '../protocol/errors.js';
 import { isQsErrorCode } from '../protocol/error-codes.js';
@@ -29,6 +30,14 @@ const rootCaches = new WeakMap<ResolvedConfig, MerkleRootCache>();
 function rootCacheFor(cfg: ResolvedConfig): MerkleRootCache {
   let cache = rootCaches.get(cfg);
   if (cache === undefined) rootCaches.set(cfg, (cache = new MerkleRootCache()));
+  return cache;
+}
+
+/** Decapsulations already done, per resolved config: envelopes sharing a server encapsulation pay one. */
+const kemCaches = new WeakMap<ResolvedConfig, DecapsulationCache>();
+function kemCacheFor(cfg: ResolvedConfig): DecapsulationCache {
+  let cache = kemCaches.get(cfg);
+  if (cache === undefined) kemCaches.set(cfg, (cache = new DecapsulationCache()));
   return cache;
 }
 
@@ -75,6 +84,7 @@ export async function callOutbound(cfg: ResolvedConfig, call: OutboundCall, sign
       signingKeys: cfg.keys.signingKeys,
       hmacKey: cfg.hmacKey,
       rootCache: rootCacheFor(cfg),
+      kemCache: kemCacheFor(cfg),
     });
     return checkPayload(payload);
   }

@@ -6,6 +6,7 @@ import { AES_GCM, aesGcmDecrypt, aesGcmEncrypt, constantTimeEqualBit, hkdf, hmac
 import { canonical, fromBase64Strict, toBase64 } from './bytes.js';
 import { EnvelopeVerificationError } from './errors.js';
 import { MERKLE_HASH_BYTES, MERKLE_MAX_LEAVES, MERKLE_MAX_PATH, merkleLeafHash, merkleRootFromPath, merkleRootMessage } from './merkle.js';
+import type { DecapsulationCache } from './decapsulation-cache.js';
 import { MerkleRootCache } from './merkle-root-cache.js';
 
 /** Wire-format version in `context.version`; anything else is refused (no downgrade). */
@@ -91,6 +92,15 @@ export interface SealDependencies {
 /** SealDependencies plus where ML-KEM encapsulation runs (a worker pool, say); default the backend's, inline. */
 export interface PrepareDependencies extends SealDependencies {
   encapsulate?: (publicKey: Uint8Array) => KemEncapsulation | Promise<KemEncapsulation>;
+  /**
+   * Where the envelope's ct_kem and AES-256-GCM key come from; default a fresh encapsulation
+   * (`encapsulate`) and envelopeAeadKey. The server passes its EncapsulationCache here.
+   */
+  envelopeKey?: (
+    tenantId: string,
+    recipient: { keyId: string; publicKey: Uint8Array },
+    encapsulate: (publicKey: Uint8Array) => KemEncapsulation | Promise<KemEncapsulation>,
+  ) => Promise<{ cipherText: Uint8Array; key: Buffer }>;
 }
 
 /**
@@ -126,6 +136,8 @@ export interface OpenEnvelopeOptions {
    * here skips the ML-DSA-65 verify; the Merkle path and the HMAC are still checked per envelope.
    */
   rootCache?: MerkleRootCache;
+  /** Decapsulations already done: an envelope reusing a ct_kem skips ML-KEM-768 decapsulation. */
+  kemCache?: DecapsulationCache;
 }
 
 const encoder = new TextEncoder();
@@ -165,9 +177,19 @@ function headerFields(env: {
   ];
 }
 
-function aeadKey(sharedSecret: Uint8Array, cipherTextKem: Uint8Array, tenantId: string, recipientKeyId: string): Buffer {
+/** The AES-256-GCM key of an envelope whose encapsulation gave `sharedSecret` and `cipherTextKem`. */
+export function envelopeAeadKey(sharedSecret: Uint8Array, cipherTextKem: Uint8Array, tenantId: string, recipientKeyId: string): Buffer {
   // DESIGN §5: HKDF-SHA-256(ss, salt = SHA-256(ct_kem), info = "quantaseal/v2/aead" ‖ tenant ‖ key id).
   return hkdf('sha256', sharedSecret, sha256(cipherTextKem), canonical('quantaseal/v2/aead', tenantId, recipientKeyId), AES_GCM.keyBytes);
+}
+
+async function freshEnvelopeKey(
+  tenantId: string,
+  recipient: { keyId: string; publicKey: Uint8Array },
+  encapsulate: (publicKey: Uint8Array) => KemEncapsulation | Promise<KemEncapsulation>,
+): Promise<{ cipherText: Uint8Array; key: Buffer }> {
+  const { cipherText, sharedSecret } = await encapsulate(recipient.publicKey);
+  return { cipherText, key: envelopeAeadKey(sharedSecret, cipherText, tenantId, recipient.keyId) };
 }
 
 const aadBytes = (fields: string[]) => canonical('QSENV2/aad', ...fields);
@@ -209,8 +231,9 @@ export async function prepareEnvelope(input: SealEnvelopeInput, deps: PrepareDep
   const fields = headerFields(header);
 
   const encaps = deps.encapsulate ?? ((pk: Uint8Array) => (deps.backend ?? getCryptoBackend()).kemEncapsulate(pk));
-  const { cipherText: ctKem, sharedSecret } = await encaps(input.recipient.publicKey);
-  const key = aeadKey(sharedSecret, ctKem, input.tenantId, input.recipient.keyId);
+  const { cipherText: ctKem, key } = deps.envelopeKey
+    ? await deps.envelopeKey(input.tenantId, input.recipient, encaps)
+    : await freshEnvelopeKey(input.tenantId, input.recipient, encaps);
   const nonce = (deps.randomBytes ?? randomBytes)(AES_GCM.nonceBytes);
   const plaintext = encoder.encode(JSON.stringify(input.payload ?? null));
   const ctData = aesGcmEncrypt(key, nonce, plaintext, aadBytes(fields));
@@ -391,9 +414,12 @@ function openVerified(envelope: unknown, opts: OpenEnvelopeOptions): unknown {
 
   let plaintext: Buffer | null;
   try {
-    const sharedSecret = backend.kemDecapsulate(opts.recipient.secretKey, ctKem);
-    const key = aeadKey(sharedSecret, ctKem, opts.tenantId, opts.recipient.keyId);
+    // A ct_kem seen before (the server reuses an encapsulation for a moment) decapsulates to the
+    // same key: ML-KEM decapsulation is deterministic, so the cache changes no answer, only the cost.
+    const cached = opts.kemCache?.get(opts.tenantId, opts.recipient, ctKem);
+    const key = cached ?? envelopeAeadKey(backend.kemDecapsulate(opts.recipient.secretKey, ctKem), ctKem, opts.tenantId, opts.recipient.keyId);
     plaintext = aesGcmDecrypt(key, nonce, ctData, aadBytes(fields));
+    if (cached === undefined && plaintext !== null) opts.kemCache?.add(opts.tenantId, opts.recipient, ctKem, key);
   } catch {
     plaintext = null;
   }

@@ -40,6 +40,14 @@ describe('POST /api/v2/proxy/outbound', () => {
     ]);
   });
 
+  it('reuses an encapsulation per tenant for a moment: same ct_kem, fresh nonces, never across tenants', async () => {
+    const sql = { operation: 'query', payload: { sql: 'SELECT 1 AS one', params: [] } };
+    const [a, b, other] = [await outbound(full, sql), await outbound(full, sql), await outbound(readOnly, sql)];
+    expect(b.envelope?.encrypted.ciphertext_kem).toBe(a.envelope?.encrypted.ciphertext_kem);
+    expect(b.envelope?.encrypted.nonce).not.toBe(a.envelope?.encrypted.nonce);
+    expect(other.envelope?.encrypted.ciphertext_kem).not.toBe(a.envelope?.encrypted.ciphertext_kem);
+  });
+
   it('keeps every DatabaseError field of a PostgreSQL error', async () => {
     await outbound(full, { operation: 'execute', payload: { sql: `INSERT INTO ${schema}.items VALUES ($1, $2)`, params: ['1', 'one'] } });
     const r = await outbound(full, { operation: 'execute', payload: { sql: `INSERT INTO ${schema}.items VALUES ($1, $2)`, params: ['2', 'one'] } });

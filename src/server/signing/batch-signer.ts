@@ -9,6 +9,7 @@ import { getCryptoBackend } from '../../crypto/select-backend.js';
 import type { CryptoBackend } from '../../crypto/backend.js';
 import { prepareEnvelope, type HybridCryptoEnvelope, type PreparedEnvelope, type SealDependencies, type SealEnvelopeInput } from '../../protocol/envelope.js';
 import { planBatchSignature } from '../../protocol/merkle-seal.js';
+import { EncapsulationCache, kemReuseMs } from './encapsulation-cache.js';
 import { createSignPool, type SignPool, type SignPoolOptions } from './sign-pool.js';
 
 /** What the data plane needs to turn a response into an envelope. */
@@ -32,6 +33,8 @@ export interface BatchSignerOptions extends Omit<SignPoolOptions, 'backend'> {
    * bench/batch-signing-measure.ts, pqclean throughput falls by a third with it on).
    */
   kemInWorkers?: boolean;
+  /** How long one ML-KEM-768 encapsulation serves a tenant's recipient key, ms (0 = one per envelope). Default kemReuseMs(). */
+  kemReuseMs?: number;
 }
 
 export interface BatchSignerStats {
@@ -54,6 +57,7 @@ export class BatchSigner implements EnvelopeSealer {
   readonly #batching: boolean;
   readonly #maxBatch: number;
   readonly #kemInWorkers: boolean;
+  readonly #encapsulations: EncapsulationCache;
   #queue: Pending[] = [];
   #inFlight = 0;
   #turnScheduled = false;
@@ -76,6 +80,7 @@ export class BatchSigner implements EnvelopeSealer {
     this.#batching = opts.batching ?? true;
     this.#maxBatch = maxBatch;
     this.#kemInWorkers = (opts.kemInWorkers ?? opts.backend.name === 'noble') && pool.mode === 'workers';
+    this.#encapsulations = new EncapsulationCache({ reuseMs: opts.kemReuseMs ?? kemReuseMs() });
   }
 
   /** "workers" or "inline", and why inline when workers were asked for. */
@@ -97,6 +102,7 @@ export class BatchSigner implements EnvelopeSealer {
       ...deps,
       backend: this.#backend,
       ...(this.#kemInWorkers ? { encapsulate: (pk: Uint8Array) => this.#pool.encapsulate(pk) } : {}),
+      envelopeKey: (tenantId, recipient, encapsulate) => this.#encapsulations.keyFor(tenantId, recipient, encapsulate),
     });
     return new Promise<HybridCryptoEnvelope>((resolve, reject) => {
       this.#queue.push({ prepared, secretKey: input.signer.secretKey, resolve, reject });

@@ -1,0 +1,92 @@
+/**
+ * ML-KEM-768 encapsulation reuse. An encapsulation (ct_kem and the AES-256-GCM key HKDF derives
+ * from its shared secret) is kept per tenant and recipient key for a short window and reused by
+ * the envelopes sealed in it, each under its own random nonce and its own header in the AAD; the
+ * client keeps the matching decapsulation (protocol/decapsulation-cache.ts). Once batch signing
+ * had made ML-DSA-65 rare, encapsulation, decapsulation (~0.2 ms each here) and two HKDFs were
+ * what was left per answer: point SELECT at 32 in flight, 539 q/s without reuse, 734 with it.
+ *
+ * What it changes: responses in one window share a key, so whoever learns that key reads that
+ * window's responses — a key that lives only in the memory of the two ends, which hold the
+ * plaintext anyway (and the client its ML-KEM secret key). Nonces stay unique: random 96-bit, and
+ * a key is used at most `maxUses` times (at the default 2^16, a repeat has probability < 2^-64). Every envelope still
+ * carries ct_kem and opens on its own. `QS_KEM_REUSE_MS=0` restores one encapsulation per response.
+ */
+import type { KemEncapsulation } from '../../crypto/backend.js';
+import { envelopeAeadKey } from '../../protocol/envelope.js';
+
+export interface EnvelopeKey {
+  cipherText: Uint8Array;
+  key: Buffer;
+}
+
+export interface EncapsulationCacheOptions {
+  /** How long one encapsulation serves, ms; 0 = a fresh one per envelope. Default DEFAULT_KEM_REUSE_MS. */
+  reuseMs?: number;
+  /** Envelopes per encapsulation at most. Default 65,536. */
+  maxUses?: number;
+  /** Tenant/recipient pairs kept at once (least recently used evicted). Default 4,096. */
+  maxEntries?: number;
+  now?: () => number;
+}
+
+export const DEFAULT_KEM_REUSE_MS = 1000;
+const MAX_KEM_REUSE_MS = 60_000;
+
+/** `QS_KEM_REUSE_MS` (0 to 60000) when set, else DEFAULT_KEM_REUSE_MS. */
+export function kemReuseMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.QS_KEM_REUSE_MS?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_KEM_REUSE_MS;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_KEM_REUSE_MS) throw new Error(`QS_KEM_REUSE_MS must be an integer from 0 to ${MAX_KEM_REUSE_MS}, got "${raw}"`);
+  return n;
+}
+
+interface Entry extends EnvelopeKey {
+  expiresAt: number;
+  usesLeft: number;
+}
+
+export class EncapsulationCache {
+  readonly #reuseMs: number;
+  readonly #maxUses: number;
+  readonly #maxEntries: number;
+  readonly #now: () => number;
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(opts: EncapsulationCacheOptions = {}) {
+    this.#reuseMs = opts.reuseMs ?? DEFAULT_KEM_REUSE_MS;
+    this.#maxUses = opts.maxUses ?? 65_536;
+    this.#maxEntries = opts.maxEntries ?? 4096;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /**
+   * The key to seal one envelope to `recipient` under `tenantId`: the current encapsulation while
+   * it is fresh and has uses left, else a new one from `encapsulate`. The recipient's key id names
+   * its public key (a hash of it), so a rotated key is a different entry.
+   */
+  async keyFor(
+    tenantId: string,
+    recipient: { keyId: string; publicKey: Uint8Array },
+    encapsulate: (publicKey: Uint8Array) => KemEncapsulation | Promise<KemEncapsulation>,
+  ): Promise<EnvelopeKey> {
+    if (this.#reuseMs === 0) return fresh(tenantId, recipient, await encapsulate(recipient.publicKey));
+    const id = `${tenantId}\u0000${recipient.keyId}`;
+    const now = this.#now();
+    const entry = this.#entries.get(id);
+    if (entry !== undefined && entry.expiresAt > now && entry.usesLeft > 0) {
+      entry.usesLeft--;
+      return entry;
+    }
+    const next = fresh(tenantId, recipient, await encapsulate(recipient.publicKey));
+    this.#entries.delete(id);
+    this.#entries.set(id, { ...next, expiresAt: now + this.#reuseMs, usesLeft: this.#maxUses - 1 });
+    if (this.#entries.size > this.#maxEntries) this.#entries.delete(this.#entries.keys().next().value as string);
+    return next;
+  }
+}
+
+function fresh(tenantId: string, recipient: { keyId: string }, encaps: KemEncapsulation): EnvelopeKey {
+  return { cipherText: encaps.cipherText, key: envelopeAeadKey(encaps.sharedSecret, encaps.cipherText, tenantId, recipient.keyId) };
+}
