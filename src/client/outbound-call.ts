@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DecapsulationCache } from '../protocol/decapsulation-cache.js';
 import { openEnvelope } from '../protocol/envelope.js';
+import { ENVELOPE_BINARY_MEDIA_TYPE } from '../protocol/wire-envelope.js';
 import { EnvelopeVerificationError, QsError } from '../protocol/errors.js';
 import { isQsErrorCode } from '../protocol/error-codes.js';
 import { newId } from '../protocol/ids.js';
@@ -21,6 +22,10 @@ export interface OutboundCall {
 export const MAX_READ_RETRIES = 2;
 
 export const OUTBOUND_PATH = '/api/v2/proxy/outbound';
+
+/** The driver takes envelopes in the binary form (no base64 of the rows), JSON still accepted. */
+const ENVELOPE_ACCEPT = `${ENVELOPE_BINARY_MEDIA_TYPE}, application/json;q=0.5`;
+const isBinaryEnvelope = (contentType: string | undefined) => contentType?.split(';')[0]?.trim().toLowerCase() === ENVELOPE_BINARY_MEDIA_TYPE;
 
 /**
  * Batch roots already verified, one cache per resolved config (that is, per pool and its pinned
@@ -62,18 +67,24 @@ export async function callOutbound(cfg: ResolvedConfig, call: OutboundCall, sign
     const body = Buffer.from(JSON.stringify(request), 'utf8');
     let res;
     try {
-      res = await cfg.transport.request(postRequest(cfg, OUTBOUND_PATH, body, signal));
+      const req = postRequest(cfg, OUTBOUND_PATH, body, signal);
+      req.headers.accept = ENVELOPE_ACCEPT;
+      res = await cfg.transport.request(req);
     } catch (err) {
       if (signal?.aborted) throw err;
       if (attempt < attempts && isConnectionError(err)) continue;
       throw transportError(cfg, err);
     }
     if (res.status !== 200) throw plainError(res.status, res.body);
-    let envelope: unknown;
-    try {
-      envelope = JSON.parse(res.body.toString('utf8'));
-    } catch {
-      throw new EnvelopeVerificationError();
+    // The binary form is opened from the bytes themselves; a proxy that answers JSON (an older
+    // one, or a relay that rewrote the answer) still works.
+    let envelope: unknown = res.body;
+    if (!isBinaryEnvelope(res.contentType)) {
+      try {
+        envelope = JSON.parse(res.body.toString('utf8'));
+      } catch {
+        throw new EnvelopeVerificationError();
+      }
     }
     const payload = await openEnvelope(envelope, {
       tenantId: cfg.tenantId,

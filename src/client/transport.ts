@@ -15,6 +15,8 @@ export interface QsTransportRequest {
 export interface QsTransportResponse {
   status: number;
   body: Buffer;
+  /** The Content-Type header, when there was one (the envelope comes in JSON or binary). */
+  contentType?: string;
 }
 
 /**
@@ -71,7 +73,8 @@ function createHttpTransport(origin: string, options: HttpTransportOptions): QsT
     async request(req) {
       const res = await pool.request({ method: req.method, path: req.path, headers: req.headers, body: req.body ?? null, signal: req.signal });
       try {
-        return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
+        const contentType = res.headers['content-type'];
+        return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()), ...(typeof contentType === 'string' ? { contentType } : {}) };
       } catch (err) {
         // The answer started and then broke: the request reached the server, so this is never
         // retried (hence a QsError, not the raw socket error).

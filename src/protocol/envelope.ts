@@ -7,6 +7,7 @@ import { canonical, fromBase64Strict, toBase64 } from './bytes.js';
 import { EnvelopeVerificationError } from './errors.js';
 import { MERKLE_HASH_BYTES, MERKLE_MAX_LEAVES, MERKLE_MAX_PATH, merkleLeafHash, merkleRootFromPath, merkleRootMessage } from './merkle.js';
 import type { DecapsulationCache } from './decapsulation-cache.js';
+import { decodeBinaryEnvelope, WireEnvelope } from './wire-envelope.js';
 import { MerkleRootCache } from './merkle-root-cache.js';
 
 /** Wire-format version in `context.version`; anything else is refused (no downgrade). */
@@ -112,8 +113,8 @@ export interface PreparedEnvelope {
   readonly signed: Buffer;
   /** Id of the signing key the header names; a batch only mixes envelopes with the same one. */
   readonly signerKeyId: string;
-  /** The envelope with `pqc_signature` (and, batched, `merkle`) filled in. */
-  finish(pqcSignature: Uint8Array, merkle?: MerkleProofJson): HybridCryptoEnvelope;
+  /** The envelope with `pqc_signature` (and, batched, `merkle`) filled in, in either wire form. */
+  finish(pqcSignature: Uint8Array, merkle?: MerkleProofJson): WireEnvelope;
 }
 
 export interface OpenEnvelopeOptions {
@@ -211,7 +212,7 @@ const signedBytes = (fields: string[], ctKem: Uint8Array, nonce: Uint8Array, ctD
 export async function sealEnvelope(input: SealEnvelopeInput, deps: SealDependencies = {}): Promise<HybridCryptoEnvelope> {
   const backend = deps.backend ?? getCryptoBackend();
   const prepared = await prepareEnvelope(input, { ...deps, backend });
-  return prepared.finish(backend.dsaSign(input.signer.secretKey, prepared.signed));
+  return prepared.finish(backend.dsaSign(input.signer.secretKey, prepared.signed)).toJSON();
 }
 
 /**
@@ -251,23 +252,22 @@ export async function prepareEnvelope(input: SealEnvelopeInput, deps: PrepareDep
   return {
     signed,
     signerKeyId: input.signer.keyId,
-    finish: (pqcSignature, merkle) => ({
-      success: header.success,
-      encrypted: {
-        ciphertext_kem: toBase64(ctKem),
-        ciphertext_data: toBase64(ctData),
-        nonce: toBase64(nonce),
-        ...header.encrypted,
-      },
-      signature: {
-        pqc_signature: toBase64(pqcSignature),
-        hmac_signature: hmacSignature,
-        ...header.signature,
-        ...(merkle === undefined ? {} : { merkle }),
-      },
-      context,
-      audit_event_id: input.auditEventId,
-    }),
+    finish: (pqcSignature, merkle) =>
+      new WireEnvelope(
+        {
+          success: header.success,
+          encrypted: { ciphertext_kem: toBase64(ctKem), nonce: toBase64(nonce), ...header.encrypted },
+          signature: {
+            pqc_signature: toBase64(pqcSignature),
+            hmac_signature: hmacSignature,
+            ...header.signature,
+            ...(merkle === undefined ? {} : { merkle }),
+          },
+          context,
+          audit_event_id: input.auditEventId,
+        },
+        ctData,
+      ),
   };
 }
 
@@ -309,8 +309,20 @@ function parseMerkle(raw: unknown): ParsedEnvelope['merkle'] | null {
   return { index: index as number, size: size as number, path: hashes };
 }
 
-/** Structural parse; any deviation yields null (the caller turns it into the one error). */
-function parseEnvelope(raw: unknown, maxPayloadBytes: number): ParsedEnvelope | null {
+/**
+ * Structural parse; any deviation yields null (the caller turns it into the one error). The JSON
+ * form carries `ciphertext_data` in base64; the binary form (wire-envelope.ts) carries it raw,
+ * and then its header must not have the field at all (one spelling per envelope).
+ */
+function parseEnvelope(input: unknown, maxPayloadBytes: number): ParsedEnvelope | null {
+  let raw = input;
+  let rawCiphertext: Buffer | undefined;
+  if (input instanceof Uint8Array) {
+    const decoded = decodeBinaryEnvelope(input);
+    if (decoded === null) return null;
+    raw = decoded.header;
+    rawCiphertext = decoded.ciphertextData;
+  }
   if (!isObject(raw) || !isObject(raw.encrypted) || !isObject(raw.signature) || !isObject(raw.context)) return null;
   const { encrypted: e, signature: s, context: c } = raw;
   if (typeof raw.success !== 'boolean' || !shortString(raw.audit_event_id)) return null;
@@ -319,7 +331,12 @@ function parseEnvelope(raw: unknown, maxPayloadBytes: number): ParsedEnvelope | 
   if (![c.request_id, c.request_sha256, c.integration_id, c.operation, c.issued_at].every(shortString)) return null;
   const ctKem = fromBase64Strict(e.ciphertext_kem, { length: ML_KEM_768.cipherTextBytes });
   const nonce = fromBase64Strict(e.nonce, { length: AES_GCM.nonceBytes });
-  const ctData = fromBase64Strict(e.ciphertext_data, { max: maxPayloadBytes + AES_GCM.tagBytes });
+  const ctData =
+    rawCiphertext === undefined
+      ? fromBase64Strict(e.ciphertext_data, { max: maxPayloadBytes + AES_GCM.tagBytes })
+      : e.ciphertext_data === undefined && rawCiphertext.length <= maxPayloadBytes + AES_GCM.tagBytes
+        ? rawCiphertext
+        : null;
   const pqcSignature = fromBase64Strict(s.pqc_signature, { length: ML_DSA_65.signatureBytes });
   const hmacSignature = fromBase64Strict(s.hmac_signature, { length: HMAC_BYTES });
   if (!ctKem || !nonce || !ctData || !pqcSignature || !hmacSignature || ctData.length < AES_GCM.tagBytes) return null;
@@ -353,6 +370,7 @@ const bit = (b: boolean): 0 | 1 => (b ? 1 : 0);
  * A batch-signed envelope (`signature.merkle`) is checked by walking its path to the root and
  * verifying ML-DSA-65 over canonical("QSROOT2", root, size) — or finding that root in `rootCache`.
  * Every failure, including a malformed envelope, throws the same EnvelopeVerificationError.
+ * `envelope` is the parsed JSON form, or the bytes of the binary form (wire-envelope.ts).
  */
 export async function openEnvelope(envelope: unknown, opts: OpenEnvelopeOptions): Promise<unknown> {
   try {

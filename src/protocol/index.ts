@@ -13,4 +13,5 @@ export * from './keys.js';
 export * from './merkle-root-cache.js';
 export * from './merkle-seal.js';
 export * from './merkle.js';
+export * from './wire-envelope.js';
 export * from './wire.js';

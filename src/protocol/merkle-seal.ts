@@ -6,13 +6,14 @@ import { getCryptoBackend } from '../crypto/select-backend.js';
 import { toBase64 } from './bytes.js';
 import { prepareEnvelope, type HybridCryptoEnvelope, type PrepareDependencies, type PreparedEnvelope, type SealEnvelopeInput } from './envelope.js';
 import { buildMerkleTree, merkleLeafHash, merkleRootMessage } from './merkle.js';
+import type { WireEnvelope } from './wire-envelope.js';
 
 /** What one ML-DSA-65 signature must cover for a batch, and how to hand it out. */
 export interface BatchSigningPlan {
   /** The message to sign: the lone envelope's `signed`, or canonical("QSROOT2", root, size). */
   readonly message: Buffer;
   /** Every envelope of the batch, in input order, completed with that signature. */
-  finish(pqcSignature: Uint8Array): HybridCryptoEnvelope[];
+  finish(pqcSignature: Uint8Array): WireEnvelope[];
 }
 
 /**
@@ -48,5 +49,5 @@ export async function sealEnvelopeBatch(inputs: ReadonlyArray<SealEnvelopeInput>
   // In order, so injected randomness (known-answer vectors) is consumed deterministically.
   for (const input of inputs) prepared.push(await prepareEnvelope(input, { ...deps, backend }));
   const plan = planBatchSignature(prepared);
-  return plan.finish(backend.dsaSign(first.signer.secretKey, plan.message));
+  return plan.finish(backend.dsaSign(first.signer.secretKey, plan.message)).map((e) => e.toJSON());
 }

@@ -7,6 +7,7 @@ import { parseClientKeys, type ClientKeys } from '../../src/protocol/client-keys
 import { openEnvelope, type HybridCryptoEnvelope } from '../../src/protocol/envelope.js';
 import { newId } from '../../src/protocol/ids.js';
 import { deriveResponseHmacKey } from '../../src/protocol/keys.js';
+import { decodeBinaryEnvelope, ENVELOPE_BINARY_MEDIA_TYPE } from '../../src/protocol/wire-envelope.js';
 import type { OutboundResponsePayload } from '../../src/protocol/wire.js';
 import type { ServerConfig } from '../../src/server/config.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
@@ -74,6 +75,8 @@ export interface OutboundAnswer {
   envelope?: HybridCryptoEnvelope;
   plain?: { success: false; error: { code: string; message: string } };
   payload?: OutboundResponsePayload;
+  /** The answer's Content-Type (JSON, or the binary envelope form when `accept` asked for it). */
+  contentType?: string;
 }
 
 /**
@@ -83,19 +86,22 @@ export interface OutboundAnswer {
 export async function outbound(
   tenant: Tenant,
   body: { operation: string; payload: unknown; session_id?: string | null; integration_id?: string; request_id?: string },
-  opts: { apiKey?: string } = {},
+  opts: { apiKey?: string; accept?: string } = {},
 ): Promise<OutboundAnswer> {
   const request = { integration_id: tenant.integrationId, request_id: newId('request'), ...body };
   const raw = Buffer.from(JSON.stringify(request));
   const res = await fetch(`${tenant.url}/api/v2/proxy/outbound`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': opts.apiKey ?? tenant.apiKey },
+    headers: { 'content-type': 'application/json', 'x-api-key': opts.apiKey ?? tenant.apiKey, ...(opts.accept ? { accept: opts.accept } : {}) },
     body: raw,
   });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (!('encrypted' in json)) return { status: res.status, plain: json as OutboundAnswer['plain'] };
+  const contentType = res.headers.get('content-type') ?? '';
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const binary = contentType.startsWith(ENVELOPE_BINARY_MEDIA_TYPE) ? decodeBinaryEnvelope(bytes) : null;
+  const json = binary ? { ...binary.header, encrypted: { ...(binary.header.encrypted as object), ciphertext_data: binary.ciphertextData.toString('base64') } } : (JSON.parse(bytes.toString('utf8')) as Record<string, unknown>);
+  if (!('encrypted' in json)) return { status: res.status, plain: json as OutboundAnswer['plain'], contentType };
   const envelope = json as unknown as HybridCryptoEnvelope;
-  const payload = (await openEnvelope(envelope, {
+  const payload = (await openEnvelope(binary ? bytes : envelope, {
     tenantId: tenant.tenantId,
     requestId: request.request_id,
     requestSha256: sha256(raw).toString('hex'),
@@ -104,7 +110,7 @@ export async function outbound(
     signingKeys: tenant.clientKeys.signingKeys,
     hmacKey: deriveResponseHmacKey(opts.apiKey ?? tenant.apiKey, tenant.tenantId),
   })) as OutboundResponsePayload;
-  return { status: res.status, envelope, payload };
+  return { status: res.status, envelope, payload, contentType };
 }
 
 /** Plain JSON call with a tenant's key (or none), for control-plane tests. */

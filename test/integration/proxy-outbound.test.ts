@@ -40,6 +40,21 @@ describe('POST /api/v2/proxy/outbound', () => {
     ]);
   });
 
+  it('answers the binary envelope form when Accept asks for it, JSON otherwise; both open to the same rows', async () => {
+    const sql = { operation: 'query', payload: { sql: 'SELECT $1::text AS t', params: ['same rows'] } };
+    const binary = await outbound(full, sql, { accept: 'application/vnd.quantaseal.envelope, application/json;q=0.5' });
+    const json = await outbound(full, sql);
+    const refused = await outbound(full, sql, { accept: 'application/vnd.quantaseal.envelope;q=0, application/json' });
+    expect(binary.contentType).toBe('application/vnd.quantaseal.envelope');
+    expect(json.contentType).toMatch(/^application\/json/);
+    expect(refused.contentType).toMatch(/^application\/json/);
+    for (const r of [binary, json, refused]) expect(results(r)[0]?.rows).toEqual([['same rows']]);
+    // Before authentication there is no envelope: plain JSON whatever was asked for.
+    const anonymous = await outbound(full, sql, { apiKey: 'qs_wrong', accept: 'application/vnd.quantaseal.envelope' });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.contentType).toMatch(/^application\/json/);
+  });
+
   it('reuses an encapsulation per tenant for a moment: same ct_kem, fresh nonces, never across tenants', async () => {
     const sql = { operation: 'query', payload: { sql: 'SELECT 1 AS one', params: [] } };
     const [a, b, other] = [await outbound(full, sql), await outbound(full, sql), await outbound(readOnly, sql)];

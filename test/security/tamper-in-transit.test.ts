@@ -22,6 +22,10 @@ interface Relay {
   target: Target;
   /** How many bodies were actually changed. */
   tampered: number;
+  /** Ask the proxy for the JSON form whatever the driver accepts (the driver reads both). */
+  jsonOnly: boolean;
+  /** Which envelope forms passed through. */
+  forms: Set<'json' | 'binary'>;
   close(): Promise<void>;
 }
 
@@ -53,9 +57,26 @@ function flipOneByte(raw: Buffer, path: string[]): Buffer | undefined {
   return out;
 }
 
+/**
+ * The same one-byte change in the binary form (wire-envelope.ts): inside the JSON header for a
+ * header field, or in the raw ciphertext after it for `encrypted.ciphertext_data`.
+ */
+function flipOneByteBinary(raw: Buffer, path: string[]): Buffer | undefined {
+  if (raw.subarray(0, 4).toString('latin1') !== 'QSE2') return undefined;
+  const headerEnd = 8 + raw.readUInt32BE(4);
+  if (path.join('.') === 'encrypted.ciphertext_data') {
+    const out = Buffer.from(raw);
+    const mid = headerEnd + Math.floor((raw.length - headerEnd) / 2);
+    out[mid] = (out[mid] as number) ^ 1;
+    return out;
+  }
+  const header = flipOneByte(raw.subarray(8, headerEnd), path);
+  return header && Buffer.concat([raw.subarray(0, 8), header, raw.subarray(headerEnd)]);
+}
+
 async function startRelay(upstream: string): Promise<Relay> {
   const up = new URL(upstream);
-  const relay = { target: null, tampered: 0 } as unknown as Relay;
+  const relay = { target: null, tampered: 0, jsonOnly: false, forms: new Set() } as unknown as Relay;
   const server: Server = createServer((req, res) => {
     void (async () => {
       let body: Buffer = await read(req);
@@ -66,14 +87,17 @@ async function startRelay(upstream: string): Promise<Relay> {
         relay.tampered++;
       }
       const answer = await new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>((resolve, reject) => {
-        const out = httpRequest({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: { ...req.headers, host: up.host, 'content-length': String(body.length) } }, (r) => {
+        const headers = { ...req.headers, host: up.host, 'content-length': String(body.length), ...(relay.jsonOnly ? { accept: 'application/json' } : {}) };
+        const out = httpRequest({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers }, (r) => {
           void read(r).then((b) => resolve({ status: r.statusCode ?? 502, headers: r.headers, body: b }), reject);
         });
         out.on('error', reject);
         out.end(body);
       });
       let resBody: Buffer = answer.body;
-      const changedResponse = t?.part === 'response' && answer.status === 200 ? flipOneByte(resBody, t.path) : undefined;
+      const binary = String(answer.headers['content-type']).startsWith('application/vnd.quantaseal.envelope');
+      relay.forms.add(binary ? 'binary' : 'json');
+      const changedResponse = t?.part === 'response' && answer.status === 200 ? (binary ? flipOneByteBinary : flipOneByte)(resBody, t.path) : undefined;
       if (changedResponse) {
         resBody = changedResponse;
         relay.tampered++;
@@ -97,7 +121,7 @@ async function startRelay(upstream: string): Promise<Relay> {
 
 const SECRET_SQL = `SELECT md5('quantaseal') AS secret, $1::int AS n`;
 
-describe('tampering in transit through a relay between QsPool and the proxy', () => {
+describe.each(['binary', 'json'] as const)('tampering in transit through a relay between QsPool and the proxy (%s envelopes)', (form) => {
   let server: TestServer;
   let tenant: Tenant;
   let relay: Relay;
@@ -109,6 +133,7 @@ describe('tampering in transit through a relay between QsPool and the proxy', ()
     server = await startTestServer();
     tenant = await provisionTenant(server, { allow: ['query', 'execute', 'transaction', 'ddl'] });
     relay = await startRelay(server.url);
+    relay.jsonOnly = form === 'json';
     pool = new QsPool({ url: relay.url, apiKey: tenant.apiKey, clientKeys: tenant.clientKeysPath, integrationId: tenant.integrationId });
     const direct = new pg.Client({ connectionString: databaseUrl() });
     await direct.connect();
@@ -133,6 +158,8 @@ describe('tampering in transit through a relay between QsPool and the proxy', ()
     // The release's session close goes out after release() returns; let it pass untouched.
     await noSessions();
     expect(relay.tampered).toBe(0);
+    // The driver asks for the binary form; the JSON leg proves it reads JSON as well.
+    expect([...relay.forms]).toEqual([form]);
   });
 
   const RESPONSE_FIELDS: string[][] = [

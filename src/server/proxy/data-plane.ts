@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { sha256 } from '../../crypto/symmetric.js';
-import { sealEnvelope, type HybridCryptoEnvelope, type SealEnvelopeInput } from '../../protocol/envelope.js';
+import { prepareEnvelope, type SealEnvelopeInput } from '../../protocol/envelope.js';
+import type { WireEnvelope } from '../../protocol/wire-envelope.js';
 import { QsError } from '../../protocol/errors.js';
 import { isId, newId } from '../../protocol/ids.js';
 import { deriveResponseHmacKey } from '../../protocol/keys.js';
@@ -89,7 +90,7 @@ export class DataPlane {
    * Resolves the recipient key first: without one there is nobody to seal to, so that failure
    * (and only that one) is answered in plain JSON by the caller.
    */
-  async outbound(principal: Principal, body: OutboundRequest, rawBody: Buffer): Promise<HybridCryptoEnvelope> {
+  async outbound(principal: Principal, body: OutboundRequest, rawBody: Buffer): Promise<WireEnvelope> {
     const started = performance.now();
     const recipient = await this.deps.recipients.resolve(principal.tenantId, body.recipient_key_id);
     let payload: OutboundResponsePayload;
@@ -140,7 +141,7 @@ export class DataPlane {
       auditEventId: event.id,
       success: !('error' in payload),
     };
-    const envelope = this.deps.signer ? await this.deps.signer.seal(sealInput) : await sealEnvelope(sealInput, { backend: this.deps.backend });
+    const envelope = this.deps.signer ? await this.deps.signer.sealWire(sealInput) : await sealAlone(sealInput, this.deps.backend);
     this.deps.metrics.sealDuration.observe((performance.now() - sealStart) / 1000);
     this.deps.metrics.proxyCalls.inc({ operation, outcome });
     this.deps.metrics.proxyDuration.observe({ operation }, (performance.now() - started) / 1000);
@@ -271,4 +272,10 @@ export class DataPlane {
       limits: integration.limits,
     };
   }
+}
+
+/** Without a batch signer (tests that build a DataPlane by hand): each envelope signed alone, inline. */
+async function sealAlone(input: SealEnvelopeInput, backend: CryptoBackend): Promise<WireEnvelope> {
+  const prepared = await prepareEnvelope(input, { backend });
+  return prepared.finish(backend.dsaSign(input.signer.secretKey, prepared.signed));
 }

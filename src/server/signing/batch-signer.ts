@@ -9,12 +9,13 @@ import { getCryptoBackend } from '../../crypto/select-backend.js';
 import type { CryptoBackend } from '../../crypto/backend.js';
 import { prepareEnvelope, type HybridCryptoEnvelope, type PreparedEnvelope, type SealDependencies, type SealEnvelopeInput } from '../../protocol/envelope.js';
 import { planBatchSignature } from '../../protocol/merkle-seal.js';
+import type { WireEnvelope } from '../../protocol/wire-envelope.js';
 import { EncapsulationCache, kemReuseMs } from './encapsulation-cache.js';
 import { createSignPool, type SignPool, type SignPoolOptions } from './sign-pool.js';
 
 /** What the data plane needs to turn a response into an envelope. */
 export interface EnvelopeSealer {
-  seal(input: SealEnvelopeInput): Promise<HybridCryptoEnvelope>;
+  sealWire(input: SealEnvelopeInput): Promise<WireEnvelope>;
 }
 
 /** Default cap on envelopes per signature: bounds the wait of the last one and the proof length (8). */
@@ -47,7 +48,7 @@ export interface BatchSignerStats {
 interface Pending {
   prepared: PreparedEnvelope;
   secretKey: Uint8Array;
-  resolve: (envelope: HybridCryptoEnvelope) => void;
+  resolve: (envelope: WireEnvelope) => void;
   reject: (err: unknown) => void;
 }
 
@@ -97,6 +98,11 @@ export class BatchSigner implements EnvelopeSealer {
    * envelope with `signature.merkle`. `deps` pins the clock/nonce (tests); the backend is the signer's.
    */
   async seal(input: SealEnvelopeInput, deps: Omit<SealDependencies, 'backend'> = {}): Promise<HybridCryptoEnvelope> {
+    return (await this.sealWire(input, deps)).toJSON();
+  }
+
+  /** seal(), before serialization: the caller picks the JSON or the binary spelling. */
+  async sealWire(input: SealEnvelopeInput, deps: Omit<SealDependencies, 'backend'> = {}): Promise<WireEnvelope> {
     if (this.#closed) throw new Error('the envelope signer is shut down');
     const prepared = await prepareEnvelope(input, {
       ...deps,
@@ -104,7 +110,7 @@ export class BatchSigner implements EnvelopeSealer {
       ...(this.#kemInWorkers ? { encapsulate: (pk: Uint8Array) => this.#pool.encapsulate(pk) } : {}),
       envelopeKey: (tenantId, recipient, encapsulate) => this.#encapsulations.keyFor(tenantId, recipient, encapsulate),
     });
-    return new Promise<HybridCryptoEnvelope>((resolve, reject) => {
+    return new Promise<WireEnvelope>((resolve, reject) => {
       this.#queue.push({ prepared, secretKey: input.signer.secretKey, resolve, reject });
       this.#kick();
     });
@@ -167,7 +173,7 @@ export class BatchSigner implements EnvelopeSealer {
       this.#stats.signatures++;
       this.#stats.envelopes += batch.length;
       this.#stats.largestBatch = Math.max(this.#stats.largestBatch, batch.length);
-      batch.forEach((p, i) => p.resolve(envelopes[i] as HybridCryptoEnvelope));
+      batch.forEach((p, i) => p.resolve(envelopes[i] as WireEnvelope));
     } catch (err) {
       for (const p of batch) p.reject(err);
     }
