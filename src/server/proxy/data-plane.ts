@@ -79,6 +79,8 @@ interface RunOutcome {
 export class DataPlane {
   /** Current credential version per credential id; dropped on a change notice, and after a TTL in case a notice was lost. */
   readonly #versions = new Map<string, { version: number; until: number }>();
+  /** Outbound calls being served now; with others in progress the audit commit must not block the loop. */
+  #inProgress = 0;
 
   constructor(private readonly deps: DataPlaneDeps) {
     deps.store.onChange((n) => {
@@ -91,6 +93,15 @@ export class DataPlane {
    * (and only that one) is answered in plain JSON by the caller.
    */
   async outbound(principal: Principal, body: OutboundRequest, rawBody: Buffer): Promise<WireEnvelope> {
+    this.#inProgress++;
+    try {
+      return await this.#outbound(principal, body, rawBody);
+    } finally {
+      this.#inProgress--;
+    }
+  }
+
+  async #outbound(principal: Principal, body: OutboundRequest, rawBody: Buffer): Promise<WireEnvelope> {
     const started = performance.now();
     const recipient = await this.deps.recipients.resolve(principal.tenantId, body.recipient_key_id);
     let payload: OutboundResponsePayload;
@@ -129,7 +140,7 @@ export class DataPlane {
       qsCode,
       rowCount,
       durationMs: Math.round(performance.now() - started),
-    });
+    }, { othersInProgress: this.#inProgress > 1 });
     const sealStart = performance.now();
     const sealInput: SealEnvelopeInput = {
       payload,

@@ -150,6 +150,15 @@ export interface ChangeNotice {
   id: string;
 }
 
+/** Hints for {@link Store.appendAuditEvents}. */
+export interface AuditAppendOptions {
+  /**
+   * Other requests are in progress on this process. A store that can commit on the caller's
+   * thread (SQLite, a synchronous fsync) must not then: it would stall all of them.
+   */
+  othersInProgress?: boolean;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
 
@@ -201,7 +210,7 @@ export interface Store {
    * seq and chaining hashes with `hasher` under a lock on each tenant's chain head, so several
    * nodes sharing the store never fork a chain. Durable when the promise resolves.
    */
-  appendAuditEvents(events: AuditEventInput[], hasher: AuditHasher): Promise<AuditEventRecord[]>;
+  appendAuditEvents(events: AuditEventInput[], hasher: AuditHasher, opts?: AuditAppendOptions): Promise<AuditEventRecord[]>;
   listAuditEvents(tenantId: string, q: AuditQuery): Promise<AuditEventRecord[]>;
   /** Every event of a tenant in seq order, for verification. */
   readAuditChain(tenantId: string): AsyncIterable<AuditEventRecord>;
