@@ -2,7 +2,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import { newId } from '../protocol/ids.js';
 import type { ServerContext } from './context.js';
-import { registerErrorHandler } from './http/error-handler.js';
+import { QsError } from '../protocol/errors.js';
+import { plainError, registerErrorHandler } from './http/error-handler.js';
 import { REDACT_PATHS } from './http/log-redaction.js';
 import { registerRawJsonParser } from './http/raw-json.js';
 import { registerControlPlane } from './routes/control-plane.js';
@@ -32,22 +33,30 @@ export function buildApp(ctx: ServerContext, opts: { logger?: boolean } = {}): F
     const principal = request.principal;
     if (principal !== undefined && request.audited !== true) {
       const status = reply.statusCode;
-      await ctx.audit.append({
-        id: newId('audit'),
-        tenantId: principal.tenantId,
-        ts: new Date().toISOString(),
-        integrationId: null,
-        operation: null,
-        apiKeyId: principal.apiKeyId,
-        requestId: request.id,
-        route: `${request.method} ${request.routeOptions.url ?? request.url}`,
-        fingerprint: null,
-        outcome: status < 400 ? 'allowed' : status === 401 || status === 403 || status === 404 ? 'denied' : 'failed',
-        sqlstate: null,
-        qsCode: status < 400 ? null : ((JSON.parse(String(payload)) as { error?: { code?: string } }).error?.code ?? null),
-        rowCount: null,
-        durationMs: Math.round(reply.elapsedTime),
-      });
+      try {
+        await ctx.audit.append({
+          id: newId('audit'),
+          tenantId: principal.tenantId,
+          ts: new Date().toISOString(),
+          integrationId: null,
+          operation: null,
+          apiKeyId: principal.apiKeyId,
+          requestId: request.id,
+          route: `${request.method} ${request.routeOptions.url ?? request.url}`,
+          fingerprint: null,
+          outcome: status < 400 ? 'allowed' : status === 401 || status === 403 || status === 404 ? 'denied' : 'failed',
+          sqlstate: null,
+          qsCode: status < 400 ? null : ((JSON.parse(String(payload)) as { error?: { code?: string } }).error?.code ?? null),
+          rowCount: null,
+          durationMs: Math.round(reply.elapsedTime),
+        });
+      } catch (err) {
+        // No answer without its audit event: whatever the call did, the caller hears only that
+        // the server failed (the store's message, which may name paths, stays in the log).
+        request.log.error({ err }, 'audit event could not be stored');
+        void reply.code(500).type('application/json');
+        return JSON.stringify(plainError(new QsError('QS_INTERNAL', 'internal error')));
+      }
     }
     return payload;
   });

@@ -63,6 +63,32 @@ describe('POST /api/v2/proxy/outbound', () => {
     expect(other.envelope?.encrypted.ciphertext_kem).not.toBe(a.envelope?.encrypted.ciphertext_kem);
   });
 
+  it('no answer leaves without its audit event: a failed commit fails the call, though the envelope was sealed meanwhile', async () => {
+    const store = server.ctx.store;
+    const original = store.appendAuditEvents.bind(store);
+    let attempts = 0;
+    store.appendAuditEvents = async () => {
+      attempts++;
+      throw new Error('disk full');
+    };
+    try {
+      const r = await outbound(full, { operation: 'query', payload: { sql: 'SELECT 1 AS one', params: [] } });
+      expect(attempts).toBeGreaterThan(0);
+      expect(r.envelope).toBeUndefined();
+      expect(r.status).toBe(500);
+      expect(r.plain?.error.code).toBe('QS_INTERNAL');
+      expect(JSON.stringify(r.plain)).not.toContain('disk full');
+      // A control-plane call whose audit event cannot be stored does not answer success either.
+      const listed = await api(full.url, 'GET', '/api/v2/integrations', { apiKey: full.apiKey });
+      expect(listed.status).toBe(500);
+      expect(listed.body.error?.code).toBe('QS_INTERNAL');
+      expect(JSON.stringify(listed.body)).not.toContain('disk full');
+    } finally {
+      store.appendAuditEvents = original;
+    }
+    expect(results(await outbound(full, { operation: 'query', payload: { sql: 'SELECT 1 AS one', params: [] } }))[0]?.rows).toEqual([['1']]);
+  });
+
   it('keeps every DatabaseError field of a PostgreSQL error', async () => {
     await outbound(full, { operation: 'execute', payload: { sql: `INSERT INTO ${schema}.items VALUES ($1, $2)`, params: ['1', 'one'] } });
     const r = await outbound(full, { operation: 'execute', payload: { sql: `INSERT INTO ${schema}.items VALUES ($1, $2)`, params: ['2', 'one'] } });

@@ -10,7 +10,7 @@ function sanitize(e: AuditEventInput): AuditEventInput {
 
 interface Pending {
   event: AuditEventInput;
-  othersInProgress: boolean;
+  mustNotBlock: boolean;
   resolve: (r: AuditEventRecord) => void;
   reject: (e: unknown) => void;
 }
@@ -28,12 +28,12 @@ export class AuditWriter {
   constructor(private readonly store: Store) {}
 
   /**
-   * Resolves once the event is durable. `othersInProgress`: other requests are being served, so
-   * the store must not commit on this thread (see AuditAppendOptions).
+   * Resolves once the event is durable. `mustNotBlock`: the caller has work to run meanwhile, so
+   * the store must not commit synchronously on this thread (see AuditAppendOptions).
    */
-  append(event: AuditEventInput, opts: { othersInProgress?: boolean } = {}): Promise<AuditEventRecord> {
+  append(event: AuditEventInput, opts: { mustNotBlock?: boolean } = {}): Promise<AuditEventRecord> {
     return new Promise((resolve, reject) => {
-      this.#pending.push({ event: sanitize(event), othersInProgress: opts.othersInProgress === true, resolve, reject });
+      this.#pending.push({ event: sanitize(event), mustNotBlock: opts.mustNotBlock === true, resolve, reject });
       // The first commit waits for the end of this turn of the event loop (setImmediate, no
       // timer), so the events of one burst of I/O share it. Without that wait a lone event can
       // commit in place (the SQLite store does when its writer thread is idle), blocking the loop
@@ -62,7 +62,7 @@ export class AuditWriter {
           const stored = await this.store.appendAuditEvents(
             batch.map((p) => p.event),
             auditHasher,
-            { othersInProgress: batch.length > 1 || batch.some((p) => p.othersInProgress) },
+            { mustNotBlock: batch.length > 1 || batch.some((p) => p.mustNotBlock) },
           );
           this.#written += stored.length;
           const byId = new Map(stored.map((r) => [r.id, r]));
@@ -81,7 +81,7 @@ export class AuditWriter {
           await Promise.all(
             batch.map(async (p) => {
               try {
-                const [r] = await this.store.appendAuditEvents([p.event], auditHasher, { othersInProgress: true });
+                const [r] = await this.store.appendAuditEvents([p.event], auditHasher, { mustNotBlock: true });
                 this.#written++;
                 if (r) p.resolve(r);
                 else p.reject(err);

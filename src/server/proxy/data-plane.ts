@@ -79,8 +79,6 @@ interface RunOutcome {
 export class DataPlane {
   /** Current credential version per credential id; dropped on a change notice, and after a TTL in case a notice was lost. */
   readonly #versions = new Map<string, { version: number; until: number }>();
-  /** Outbound calls being served now; with others in progress the audit commit must not block the loop. */
-  #inProgress = 0;
 
   constructor(private readonly deps: DataPlaneDeps) {
     deps.store.onChange((n) => {
@@ -93,15 +91,6 @@ export class DataPlane {
    * (and only that one) is answered in plain JSON by the caller.
    */
   async outbound(principal: Principal, body: OutboundRequest, rawBody: Buffer): Promise<WireEnvelope> {
-    this.#inProgress++;
-    try {
-      return await this.#outbound(principal, body, rawBody);
-    } finally {
-      this.#inProgress--;
-    }
-  }
-
-  async #outbound(principal: Principal, body: OutboundRequest, rawBody: Buffer): Promise<WireEnvelope> {
     const started = performance.now();
     const recipient = await this.deps.recipients.resolve(principal.tenantId, body.recipient_key_id);
     let payload: OutboundResponsePayload;
@@ -125,8 +114,11 @@ export class DataPlane {
       payload = { error: wire, session_id: sessionId };
     }
     const operation = isOperation(body.operation) ? body.operation : 'unknown';
-    const event = await this.deps.audit.append({
-      id: newId('audit'),
+    const auditEventId = newId('audit');
+    // The answer is sealed while its audit event commits (on the store's writer thread): the
+    // envelope needs only the event's id, and it leaves only once the event is durable (DESIGN §6).
+    const committed = this.deps.audit.append({
+      id: auditEventId,
       tenantId: principal.tenantId,
       ts: new Date().toISOString(),
       integrationId: typeof body.integration_id === 'string' ? body.integration_id.slice(0, 64) : null,
@@ -140,7 +132,7 @@ export class DataPlane {
       qsCode,
       rowCount,
       durationMs: Math.round(performance.now() - started),
-    }, { othersInProgress: this.#inProgress > 1 });
+    }, { mustNotBlock: true });
     const sealStart = performance.now();
     const sealInput: SealEnvelopeInput = {
       payload,
@@ -149,11 +141,15 @@ export class DataPlane {
       recipient: { keyId: recipient.keyId, publicKey: recipient.publicKey },
       signer: { keyId: this.deps.signingKey.keyId, secretKey: this.deps.signingKey.secretKey },
       hmacKey: deriveResponseHmacKey(principal.apiKey, principal.tenantId),
-      auditEventId: event.id,
+      auditEventId,
       success: !('error' in payload),
     };
-    const envelope = this.deps.signer ? await this.deps.signer.sealWire(sealInput) : await sealAlone(sealInput, this.deps.backend);
-    this.deps.metrics.sealDuration.observe((performance.now() - sealStart) / 1000);
+    const sealed = (this.deps.signer ? this.deps.signer.sealWire(sealInput) : sealAlone(sealInput, this.deps.backend)).then((envelope) => {
+      this.deps.metrics.sealDuration.observe((performance.now() - sealStart) / 1000);
+      return envelope;
+    });
+    // A failed commit fails the call whatever the seal does: no answer without its audit event.
+    const [, envelope] = await Promise.all([committed, sealed]);
     this.deps.metrics.proxyCalls.inc({ operation, outcome });
     this.deps.metrics.proxyDuration.observe({ operation }, (performance.now() - started) / 1000);
     return envelope;

@@ -408,11 +408,10 @@ export class SqliteStore implements Store {
 
   async appendAuditEvents(events: AuditEventInput[], hasher: AuditHasher, opts: AuditAppendOptions = {}): Promise<AuditEventRecord[]> {
     const thread = this.#auditThread;
-    // A lone event with the thread idle and no other request in progress means nobody else is
-    // waiting: committing here is faster than the hop to the thread (1 request in flight: −0.2 ms
-    // p50). Otherwise the fsync must leave the loop (and never run here while the thread holds the
-    // write lock, or the loop would wait on it).
-    const inPlace = events.length === 1 && opts.othersInProgress !== true && !(thread?.busy ?? false);
+    // A lone event with the thread idle, from a caller with nothing else to do (a control-plane
+    // call), commits here: faster than the hop to the thread. Otherwise the fsync must leave the
+    // loop (and never run here while the thread holds the write lock, or the loop would wait).
+    const inPlace = events.length === 1 && opts.mustNotBlock !== true && !(thread?.busy ?? false);
     if (thread !== null && thread.failed === null && hasher === auditHasher && !inPlace) return thread.append(events);
     return appendAuditBatch(this.#db, events, hasher);
   }

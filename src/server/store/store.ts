@@ -153,10 +153,11 @@ export interface ChangeNotice {
 /** Hints for {@link Store.appendAuditEvents}. */
 export interface AuditAppendOptions {
   /**
-   * Other requests are in progress on this process. A store that can commit on the caller's
-   * thread (SQLite, a synchronous fsync) must not then: it would stall all of them.
+   * The caller has work to run meanwhile (other requests, the answer's own signature): a store
+   * that can commit synchronously on the caller's thread (SQLite's fsync) must not, or that work
+   * waits for the disk.
    */
-  othersInProgress?: boolean;
+  mustNotBlock?: boolean;
 }
 
 export interface Store {
