@@ -24,6 +24,8 @@ export interface CellResult {
   middleCpuMsPerOp?: number;
   /** CPU of the bench process (the driver and its load loop) per operation, ms. */
   clientCpuMsPerOp?: number;
+  /** A QsPool's proxy: envelopes per ML-DSA-65 signature in the measured window (the average batch). */
+  envelopesPerSignature?: number;
   /** Largest RSS of the process in the middle during the measured window, MB. */
   middleRssMaxMb?: number;
   /**

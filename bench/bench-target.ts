@@ -21,6 +21,8 @@ export interface BenchTarget {
    * tokenization is unavailable.
    */
   enableTokenization(): Promise<{ table: string } | { table: null; note: string }>;
+  /** A QsPool's proxy: envelopes and ML-DSA-65 signatures so far (from /metrics). */
+  signerCounts?(): Promise<{ envelopes: number; signatures: number }>;
   /** Ends the pool and stops the process in the middle. */
   close(): Promise<void>;
 }

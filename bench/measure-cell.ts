@@ -29,6 +29,7 @@ export async function measureCell(target: BenchTarget, scenario: Scenario, ctx: 
   const cpu0 = pid === undefined ? undefined : processCpuMs(pid);
   const rss = pid === undefined ? undefined : sampleRss(pid);
   const foreign = foreignCpuMeter(pid);
+  const signed0 = await target.signerCounts?.();
   const client0 = process.cpuUsage();
   let run: LoadRun;
   let rssMax: number | undefined;
@@ -40,6 +41,8 @@ export async function measureCell(target: BenchTarget, scenario: Scenario, ctx: 
   const client = process.cpuUsage(client0);
   const cpu1 = pid === undefined ? undefined : processCpuMs(pid);
   const foreignMs = foreign.stop();
+  const signed1 = await target.signerCounts?.();
+  const signatures = signed0 && signed1 ? signed1.signatures - signed0.signatures : 0;
   if (run.error) return { ...base, status: 'error', note: run.error.message };
   if (run.ops === 0) return { ...base, status: 'error', note: 'no operation completed' };
 
@@ -54,6 +57,7 @@ export async function measureCell(target: BenchTarget, scenario: Scenario, ctx: 
     ...(cpu0 !== undefined && cpu1 !== undefined ? { middleCpuMsPerOp: (cpu1 - cpu0) / run.ops } : {}),
     clientCpuMsPerOp: (client.user + client.system) / 1000 / run.ops,
     ...(rssMax !== undefined ? { middleRssMaxMb: rssMax } : {}),
+    ...(signed0 && signed1 && signatures > 0 ? { envelopesPerSignature: (signed1.envelopes - signed0.envelopes) / signatures } : {}),
     ...(foreignMs !== undefined ? { foreignCpuCores: foreignMs / run.elapsedMs } : {}),
   };
 }

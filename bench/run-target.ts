@@ -34,7 +34,9 @@ export async function runTarget(
     cells.push(cell);
     progress(
       `  ${target.label.padEnd(15)} ${scenario.id.padEnd(19)} ${
-        cell.status === 'ok' ? `p50 ${fmtMs(cell.p50Ms)} ms  ${fmtQps(cell.qps)} q/s  (${cell.ops} ops)` : `${cell.status.toUpperCase()}: ${cell.note ?? ''}`
+        cell.status === 'ok'
+          ? `p50 ${fmtMs(cell.p50Ms)} ms  ${fmtQps(cell.qps)} q/s  (${cell.ops} ops${cell.envelopesPerSignature === undefined ? '' : `, ${cell.envelopesPerSignature.toFixed(1)} envelopes per signature`})`
+          : `${cell.status.toUpperCase()}: ${cell.note ?? ''}`
       }`,
     );
   };

@@ -96,6 +96,11 @@ export async function startQsPoolTarget(
         if (stored === signupEmail(1)) return { table: null, note: 'tokenization configured but the e-mails were stored in the clear' };
         return { table };
       },
+      async signerCounts() {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+        return { envelopes: gauge('quantaseal_signer_envelopes'), signatures: gauge('quantaseal_signer_signatures') };
+      },
       async close() {
         await pool.end();
         await cleanup();

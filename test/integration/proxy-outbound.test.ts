@@ -89,6 +89,17 @@ describe('POST /api/v2/proxy/outbound', () => {
     expect(results(await outbound(full, { operation: 'query', payload: { sql: 'SELECT 1 AS one', params: [] } }))[0]?.rows).toEqual([['1']]);
   });
 
+  it('/metrics counts envelopes and the ML-DSA-65 signatures that covered them', async () => {
+    const gauge = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${server.url}/metrics`)).text())?.[1]);
+    const [e0, s0] = [await gauge('quantaseal_signer_envelopes'), await gauge('quantaseal_signer_signatures')];
+    const sql = { operation: 'query', payload: { sql: 'SELECT 1 AS one', params: [] } };
+    await Promise.all(Array.from({ length: 12 }, () => outbound(full, sql)));
+    const [e1, s1] = [await gauge('quantaseal_signer_envelopes'), await gauge('quantaseal_signer_signatures')];
+    expect(e1 - e0).toBe(12);
+    expect(s1 - s0).toBeGreaterThanOrEqual(1);
+    expect(s1 - s0).toBeLessThanOrEqual(12);
+  });
+
   it('keeps every DatabaseError field of a PostgreSQL error', async () => {
     await outbound(full, { operation: 'execute', payload: { sql: `INSERT INTO ${schema}.items VALUES ($1, $2)`, params: ['1', 'one'] } });
     const r = await outbound(full, { operation: 'execute', payload: { sql: `INSERT INTO ${schema}.items VALUES ($1, $2)`, params: ['2', 'one'] } });

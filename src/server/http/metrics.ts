@@ -28,6 +28,16 @@ export class Metrics {
     buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05],
     registers: [this.registry],
   });
+  readonly signerEnvelopes = new Gauge({
+    name: 'quantaseal_signer_envelopes',
+    help: 'Envelopes signed since start (divided by quantaseal_signer_signatures: the average batch)',
+    registers: [this.registry],
+  });
+  readonly signerSignatures = new Gauge({
+    name: 'quantaseal_signer_signatures',
+    help: 'ML-DSA-65 signatures made since start (one per envelope when idle, one per batch under load)',
+    registers: [this.registry],
+  });
   readonly sessions = new Gauge({
     name: 'quantaseal_sessions_open',
     help: 'Open pinned sessions',

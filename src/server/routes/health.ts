@@ -23,6 +23,9 @@ export function registerHealth(app: FastifyInstance, ctx: ServerContext): void {
   });
   app.get('/metrics', async (_req, reply) => {
     ctx.metrics.sessions.set(ctx.dataPlane.openSessions());
+    const signed = ctx.signer.stats();
+    ctx.metrics.signerEnvelopes.set(signed.envelopes);
+    ctx.metrics.signerSignatures.set(signed.signatures);
     return reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
   });
 }
