@@ -199,10 +199,11 @@ const aadBytes = (fields: string[]) => canonical('QSENV2/aad', ...fields);
  * as its SHA-256, not in full: ML-DSA-65 hashes its message with SHAKE256, which pqclean runs at
  * ~190 MB/s here (a 10,000-row answer: 6 ms to sign, 6 ms to verify, plus 2 ms each side for
  * the HMAC), while SHA-256 runs at ~1.2 GB/s; the protocol's security already rests on SHA-256
- * (request binding, Merkle tree).
+ * (request binding, Merkle tree). The label names the form, so bytes signed over the whole
+ * ciphertext (the first form, before any release) can never pass for this one.
  */
 const signedBytes = (fields: string[], ctKem: Uint8Array, nonce: Uint8Array, ctData: Uint8Array) =>
-  canonical('QSENV2/sig', ...fields, ctKem, nonce, sha256(ctData));
+  canonical('QSENV2/sig/ct-sha256', ...fields, ctKem, nonce, sha256(ctData));
 
 /**
  * Seal a payload for one recipient: ML-KEM-768 → HKDF → AES-256-GCM, then sign the canonical

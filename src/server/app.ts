@@ -33,6 +33,7 @@ export function buildApp(ctx: ServerContext, opts: { logger?: boolean } = {}): F
     const principal = request.principal;
     if (principal !== undefined && request.audited !== true) {
       const status = reply.statusCode;
+      const qsCode = status < 400 ? null : errorCodeOf(payload);
       try {
         await ctx.audit.append({
           id: newId('audit'),
@@ -46,7 +47,7 @@ export function buildApp(ctx: ServerContext, opts: { logger?: boolean } = {}): F
           fingerprint: null,
           outcome: status < 400 ? 'allowed' : status === 401 || status === 403 || status === 404 ? 'denied' : 'failed',
           sqlstate: null,
-          qsCode: status < 400 ? null : ((JSON.parse(String(payload)) as { error?: { code?: string } }).error?.code ?? null),
+          qsCode,
           rowCount: null,
           durationMs: Math.round(reply.elapsedTime),
         });
@@ -68,4 +69,14 @@ export function buildApp(ctx: ServerContext, opts: { logger?: boolean } = {}): F
   registerControlPlane(app, ctx);
   registerProxyRoute(app, ctx);
   return app;
+}
+
+/** The `error.code` of a plain JSON error answer, or null when the body is not one. */
+function errorCodeOf(payload: unknown): string | null {
+  try {
+    const code = (JSON.parse(String(payload)) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === 'string' ? code : null;
+  } catch {
+    return null;
+  }
 }

@@ -87,6 +87,60 @@ describe('EncapsulationCache (server)', () => {
   });
 });
 
+describe('EncapsulationCache keys do not outlive their window', () => {
+  it('a sweep drops and wipes expired entries; callers hold their own copies; dispose wipes the rest', async () => {
+    const recipient = await generateRecipientKeyPair(noble);
+    let now = 0;
+    const cache = new EncapsulationCache({ reuseMs: 1000, now: () => now });
+    try {
+      const a = await cache.keyFor('ten_a', recipient, encapsulate);
+      const b = await cache.keyFor('ten_b', recipient, encapsulate);
+      const aCopy = Buffer.from(a.key);
+      expect(cache.size).toBe(2);
+      // The cached key is wiped in place when its entry goes, so peek at it through a second use.
+      const aAgain = await cache.keyFor('ten_a', recipient, encapsulate);
+      expect(aAgain.key).not.toBe(a.key);
+      expect(aAgain.key.equals(a.key)).toBe(true);
+
+      now = 500;
+      cache.sweep();
+      expect(cache.size).toBe(2);
+      now = 1000;
+      cache.sweep();
+      expect(cache.size).toBe(0);
+      // What callers were handed is theirs: the wipe did not reach it.
+      expect(a.key.equals(aCopy)).toBe(true);
+      expect(b.key.equals(Buffer.alloc(32))).toBe(false);
+
+      await cache.keyFor('ten_a', recipient, encapsulate);
+      expect(cache.size).toBe(1);
+    } finally {
+      cache.dispose();
+    }
+    expect(cache.size).toBe(0);
+  });
+
+  it('evicts the least recently used pair past maxEntries, wiping it', async () => {
+    const r = await Promise.all([1, 2, 3].map(() => generateRecipientKeyPair(noble)));
+    let made = 0;
+    const counting = (pk: Uint8Array) => (made++, encapsulate(pk));
+    const cache = new EncapsulationCache({ reuseMs: 60_000, maxEntries: 2 });
+    try {
+      await cache.keyFor('t', r[0]!, counting);
+      await cache.keyFor('t', r[1]!, counting);
+      await cache.keyFor('t', r[0]!, counting); // r0 is now the most recent
+      await cache.keyFor('t', r[2]!, counting); // evicts r1
+      expect(made).toBe(3);
+      await cache.keyFor('t', r[0]!, counting);
+      expect(made).toBe(3);
+      await cache.keyFor('t', r[1]!, counting);
+      expect(made).toBe(4);
+    } finally {
+      cache.dispose();
+    }
+  });
+});
+
 describe('envelopes under one encapsulation', () => {
   async function sealSeveral(kemReuse: number, n: number) {
     const spy = kemSpy();
@@ -142,6 +196,19 @@ describe('envelopes under one encapsulation', () => {
     const other = await generateRecipientKeyPair(noble);
     // Same key id, another secret: no hit, so it decapsulates with the wrong key and fails.
     await expect(openEnvelope(envs[0], { ...open(0), kemCache, recipient: { keyId: fx.recipient.keyId, secretKey: other.secretKey } })).rejects.toThrow('verification failed');
+  });
+
+  it('a pinned nonce (known-answer tests) never meets a reused key', async () => {
+    const fx = await envelopeFixture();
+    const signer = await BatchSigner.create({ backend: fx.openOptions.backend!, workers: 0, kemReuseMs: 60_000 });
+    try {
+      const pin = { randomBytes: () => Buffer.alloc(12, 7) };
+      const [a, b] = [await signer.seal(fx.sealInput, pin), await signer.seal(fx.sealInput, pin)];
+      expect(a.encrypted.nonce).toBe(b.encrypted.nonce);
+      expect(a.encrypted.ciphertext_kem).not.toBe(b.encrypted.ciphertext_kem);
+    } finally {
+      await signer.destroy();
+    }
   });
 
   it('with QS_KEM_REUSE_MS=0 every envelope has its own encapsulation', async () => {

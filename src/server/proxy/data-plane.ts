@@ -4,7 +4,6 @@ import { prepareEnvelope, type SealEnvelopeInput } from '../../protocol/envelope
 import type { WireEnvelope } from '../../protocol/wire-envelope.js';
 import { QsError } from '../../protocol/errors.js';
 import { isId, newId } from '../../protocol/ids.js';
-import { deriveResponseHmacKey } from '../../protocol/keys.js';
 import { isOperation, type OutboundRequest, type OutboundResponsePayload, type SqlStatement, type WireResult } from '../../protocol/wire.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
 import { toWireError } from '../executor/errors.js';
@@ -140,7 +139,7 @@ export class DataPlane {
       context: { request_id: body.request_id, integration_id: body.integration_id, operation: body.operation, request_sha256: sha256(rawBody).toString('hex') },
       recipient: { keyId: recipient.keyId, publicKey: recipient.publicKey },
       signer: { keyId: this.deps.signingKey.keyId, secretKey: this.deps.signingKey.secretKey },
-      hmacKey: deriveResponseHmacKey(principal.apiKey, principal.tenantId),
+      hmacKey: principal.responseHmacKey,
       auditEventId,
       success: !('error' in payload),
     };

@@ -7,7 +7,14 @@
  */
 import { getCryptoBackend } from '../../crypto/select-backend.js';
 import type { CryptoBackend } from '../../crypto/backend.js';
-import { prepareEnvelope, type HybridCryptoEnvelope, type PreparedEnvelope, type SealDependencies, type SealEnvelopeInput } from '../../protocol/envelope.js';
+import {
+  prepareEnvelope,
+  type HybridCryptoEnvelope,
+  type PrepareDependencies,
+  type PreparedEnvelope,
+  type SealDependencies,
+  type SealEnvelopeInput,
+} from '../../protocol/envelope.js';
 import { planBatchSignature } from '../../protocol/merkle-seal.js';
 import type { WireEnvelope } from '../../protocol/wire-envelope.js';
 import { EncapsulationCache, kemReuseMs } from './encapsulation-cache.js';
@@ -59,6 +66,7 @@ export class BatchSigner implements EnvelopeSealer {
   readonly #maxBatch: number;
   readonly #kemInWorkers: boolean;
   readonly #encapsulations: EncapsulationCache;
+  readonly #envelopeKey: NonNullable<PrepareDependencies['envelopeKey']> = (tenantId, recipient, encapsulate) => this.#encapsulations.keyFor(tenantId, recipient, encapsulate);
   #queue: Pending[] = [];
   #inFlight = 0;
   #turnScheduled = false;
@@ -108,7 +116,8 @@ export class BatchSigner implements EnvelopeSealer {
       ...deps,
       backend: this.#backend,
       ...(this.#kemInWorkers ? { encapsulate: (pk: Uint8Array) => this.#pool.encapsulate(pk) } : {}),
-      envelopeKey: (tenantId, recipient, encapsulate) => this.#encapsulations.keyFor(tenantId, recipient, encapsulate),
+      // A pinned nonce (known-answer tests) must never meet a reused key: that would be nonce reuse.
+      ...(deps.randomBytes === undefined ? { envelopeKey: this.#envelopeKey } : {}),
     });
     return new Promise<WireEnvelope>((resolve, reject) => {
       this.#queue.push({ prepared, secretKey: input.signer.secretKey, resolve, reject });
@@ -121,6 +130,7 @@ export class BatchSigner implements EnvelopeSealer {
     this.#closed = true;
     this.#destroying ??= (async () => {
       if (this.#inFlight > 0 || this.#queue.length > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+      this.#encapsulations.dispose();
       await this.#pool.destroy();
     })();
     return this.#destroying;

@@ -1,4 +1,5 @@
 import { newId } from '../../protocol/ids.js';
+import { deriveResponseHmacKey } from '../../protocol/keys.js';
 import { QsError } from '../../protocol/errors.js';
 import type { ApiKeyRecord, Store, TenantRecord } from '../store/store.js';
 import { apiKeyPrefix, generateApiKey, hashApiKey, looksLikeApiKey } from './api-key.js';
@@ -7,8 +8,8 @@ import { apiKeyPrefix, generateApiKey, hashApiKey, looksLikeApiKey } from './api
 export interface Principal {
   tenantId: string;
   apiKeyId: string;
-  /** Needed to derive the response HMAC key; lives only in memory for the request. */
-  apiKey: string;
+  /** HKDF of the API key and tenant (DESIGN §3): the key of every answer's HMAC-SHA-512. */
+  responseHmacKey: Uint8Array;
 }
 
 const AUTH_CACHE_TTL_MS = 30_000;
@@ -18,7 +19,7 @@ const AUTH_CACHE_TTL_MS = 30_000;
  * are cached briefly and dropped at once on a revocation notice from any node.
  */
 export class TenantService {
-  readonly #cache = new Map<string, { record: ApiKeyRecord; until: number }>();
+  readonly #cache = new Map<string, { record: ApiKeyRecord; responseHmacKey: Uint8Array; until: number }>();
 
   constructor(private readonly store: Store) {
     store.onChange((n) => {
@@ -65,10 +66,11 @@ export class TenantService {
     if (record === undefined || record.until < now) {
       const found = await this.store.findApiKeyByHash(hash);
       if (found === null) throw new QsError('QS_UNAUTHENTICATED', 'missing or invalid API key');
-      record = { record: found, until: now + AUTH_CACHE_TTL_MS };
+      // Derived once per cache entry, not per answer (an HKDF-SHA-512 was ~4% of the proxy's loop).
+      record = { record: found, responseHmacKey: deriveResponseHmacKey(apiKey, found.tenantId), until: now + AUTH_CACHE_TTL_MS };
       this.#cache.set(hash, record);
     }
     if (record.record.revokedAt !== null) throw new QsError('QS_UNAUTHENTICATED', 'missing or invalid API key');
-    return { tenantId: record.record.tenantId, apiKeyId: record.record.id, apiKey };
+    return { tenantId: record.record.tenantId, apiKeyId: record.record.id, responseHmacKey: record.responseHmacKey };
   }
 }
