@@ -2,13 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { QsPool } from '../client/qs-pool.js';
-import { httpTransport, type QsTransport } from '../client/transport.js';
+import { httpTransport } from '../client/transport.js';
 import { sha256 } from '../crypto/symmetric.js';
 import { isQsError, QsError } from '../protocol/errors.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { untilSignal } from './commands-serve.js';
 import { runInit, writeSecretJsonFile } from './commands-init.js';
 import { callJson } from './http-json.js';
+import { recordingTransport } from './demo-transport.js';
 import { checkReachable, startEmbeddedPostgres, type DevDatabase } from './dev-database.js';
 
 export interface DevOptions {
@@ -133,31 +134,10 @@ async function ensureDevTenant(server: RunningServer, dataDir: string, dsn: stri
   return state;
 }
 
-/** Wraps the HTTP transport to show which envelope and audit event answered each step. */
-function recordingTransport(url: string): { transport: QsTransport; last: () => string } {
-  const inner = httpTransport(url);
-  let last = '';
-  return {
-    transport: {
-      request: async (req) => {
-        const res = await inner.request(req);
-        try {
-          const env = JSON.parse(res.body.toString('utf8')) as { context?: { request_id?: string }; audit_event_id?: string };
-          if (env.audit_event_id) last = `envelope ${env.context?.request_id} ✓ verified · audit ${env.audit_event_id}`;
-        } catch {
-          last = '';
-        }
-        return res;
-      },
-    },
-    last: () => last,
-  };
-}
-
 async function runDemo(server: RunningServer, state: DevState, dsn: string): Promise<void> {
   say('');
   say('Demo through QsPool — each answer is an ML-KEM-768 + AES-256-GCM envelope, signed with ML-DSA-65 + HMAC-SHA-512:');
-  const rec = recordingTransport(server.url);
+  const rec = recordingTransport(httpTransport(server.url));
   const pool = new QsPool({ url: server.url, apiKey: state.api_key, integrationId: state.integration_id, clientKeys: state.client_keys_path, transport: rec.transport, max: 4 });
   try {
     await pool.query(`CREATE TABLE IF NOT EXISTS ${DEMO_TABLE} (id serial PRIMARY KEY, email text NOT NULL UNIQUE, plan text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`);
