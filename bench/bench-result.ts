@@ -55,6 +55,8 @@ export interface MachineInfo {
   gitCommit: string;
   /** 1-minute load average when the bench started: other work on the box skews every figure. */
   loadAverage1m: number;
+  /** Share of CPU time the hypervisor took for other guests during the run (/proc/stat steal). */
+  stealShare?: number;
 }
 
 /** Everything `bench/results/latest.json` holds. */

@@ -115,3 +115,31 @@ export function foreignCpuMeter(middlePid: number | undefined): { stop(): number
     },
   };
 }
+
+/**
+ * Share of the machine's CPU time the hypervisor gave to others ("steal", /proc/stat) between
+ * start and stop; undefined where /proc/stat has no steal column. On a shared VM a few percent
+ * already shows as run-to-run spread.
+ */
+export function stealMeter(): { stop(): number | undefined } {
+  const read = (): number[] | undefined => {
+    try {
+      const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+      const fields = line.trim().split(/\s+/).slice(1).map(Number);
+      return fields.length >= 8 && fields.every(Number.isFinite) ? fields : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const start = read();
+  return {
+    stop() {
+      const end = read();
+      if (start === undefined || end === undefined) return undefined;
+      // user nice system idle iowait irq softirq steal (guest time is already inside user).
+      const delta = end.slice(0, 8).map((v, i) => v - (start[i] ?? 0));
+      const total = delta.reduce((a, b) => a + b, 0);
+      return total > 0 ? (delta[7] ?? 0) / total : undefined;
+    },
+  };
+}

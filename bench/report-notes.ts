@@ -35,6 +35,9 @@ export function reportNotes(report: BenchReport): string[] {
     ...(machine.loadAverage1m > 0.5
       ? [`The 1-minute load average was ${machine.loadAverage1m} when the bench started: other work on this ${machine.cores}-core machine may have skewed the figures.`]
       : []),
+    ...(machine.stealShare !== undefined && machine.stealShare >= 0.02
+      ? [`The hypervisor took ${(machine.stealShare * 100).toFixed(0)}% of this machine's CPU time for other guests during the run (steal in /proc/stat): expect run-to-run spread.`]
+      : []),
     ...busyCells(report),
     ...tokenizationNotes(cells, report),
     ...report.targets

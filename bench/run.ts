@@ -17,7 +17,7 @@ import { killAllChildren } from './child-processes.js';
 import { addDirectRatios } from './compare-direct.js';
 import { checkIssueTargets } from './issue-targets.js';
 import { machineInfo } from './machine-info.js';
-import { processRssMb } from './proc-stats.js';
+import { processRssMb, stealMeter } from './proc-stats.js';
 import { summarizeProfiles } from './profile-summary.js';
 import { updateReadmeSection } from './readme-section.js';
 import { reportNotes } from './report-notes.js';
@@ -105,6 +105,7 @@ const progress = (line: string) => process.stderr.write(`${line}\n`);
 async function main(): Promise<number> {
   const started = Date.now();
   const loadAtStart = os.loadavg()[0] ?? 0;
+  const steal = stealMeter();
   const pgVersion = await postgresVersion(databaseUrl);
   schema = await createBenchSchema(databaseUrl);
   const cells: CellResult[] = [];
@@ -150,7 +151,7 @@ async function main(): Promise<number> {
     mode: flags.quick ? 'quick' : 'full',
     measureMs: timing.measureMs,
     warmupMs: timing.warmupMs,
-    machine: machineInfo(pgVersion, repoRoot, loadAtStart),
+    machine: withSteal(machineInfo(pgVersion, repoRoot, loadAtStart), steal.stop()),
     targets,
     scenarios: SCENARIOS.map((s) => ({ id: s.id, title: s.title, concurrency: s.concurrency, ...(s.untokenizedTwin ? { untokenizedTwin: s.untokenizedTwin } : {}) })),
     cells,
@@ -191,3 +192,7 @@ main().then(
     process.exit(1);
   },
 );
+
+function withSteal(machine: BenchReport['machine'], share: number | undefined): BenchReport['machine'] {
+  return share === undefined ? machine : { ...machine, stealShare: Math.round(share * 1000) / 1000 };
+}
