@@ -14,7 +14,7 @@ import type { IntegrationService } from '../integrations/integration-service.js'
 import type { RecipientKeyService } from '../keys/recipient-keys.js';
 import type { ActiveSigningKey } from '../keys/signing-keys.js';
 import { checkOperation, checkStatementInSession } from '../policy/enforce.js';
-import type { AuditOutcome, IntegrationRecord, Store } from '../store/store.js';
+import type { AuditEventInput, AuditOutcome, IntegrationRecord, Store } from '../store/store.js';
 import type { Principal } from '../tenants/tenant-service.js';
 import type { VaultService } from '../vault/vault-service.js';
 import { readStatement, readTransaction } from './request-shape.js';
@@ -113,11 +113,8 @@ export class DataPlane {
       payload = { error: wire, session_id: sessionId };
     }
     const operation = isOperation(body.operation) ? body.operation : 'unknown';
-    const auditEventId = newId('audit');
-    // The answer is sealed while its audit event commits (on the store's writer thread): the
-    // envelope needs only the event's id, and it leaves only once the event is durable (DESIGN §6).
-    const committed = this.deps.audit.append({
-      id: auditEventId,
+    const auditEvent: AuditEventInput = {
+      id: newId('audit'),
       tenantId: principal.tenantId,
       ts: new Date().toISOString(),
       integrationId: typeof body.integration_id === 'string' ? body.integration_id.slice(0, 64) : null,
@@ -131,7 +128,10 @@ export class DataPlane {
       qsCode,
       rowCount,
       durationMs: Math.round(performance.now() - started),
-    }, { mustNotBlock: true });
+    };
+    // The answer is sealed while its audit event commits (on the store's writer thread): the
+    // envelope needs only the event's id, and it leaves only once the event is durable (DESIGN §6).
+    const committed = this.deps.audit.append(auditEvent, { mustNotBlock: true });
     const sealStart = performance.now();
     const sealInput: SealEnvelopeInput = {
       payload,
@@ -140,7 +140,7 @@ export class DataPlane {
       recipient: { keyId: recipient.keyId, publicKey: recipient.publicKey },
       signer: { keyId: this.deps.signingKey.keyId, secretKey: this.deps.signingKey.secretKey },
       hmacKey: principal.responseHmacKey,
-      auditEventId,
+      auditEventId: auditEvent.id,
       success: !('error' in payload),
     };
     const sealed = (this.deps.signer ? this.deps.signer.sealWire(sealInput) : sealAlone(sealInput, this.deps.backend)).then((envelope) => {
