@@ -211,9 +211,14 @@ const signedBytes = (fields: string[], ctKem: Uint8Array, nonce: Uint8Array, ctD
  * whose bytes test/vectors/envelope-v2.json pins.
  */
 export async function sealEnvelope(input: SealEnvelopeInput, deps: SealDependencies = {}): Promise<HybridCryptoEnvelope> {
+  return (await sealWireEnvelope(input, deps)).toJSON();
+}
+
+/** sealEnvelope before serialization: the caller picks the JSON or the binary spelling. */
+export async function sealWireEnvelope(input: SealEnvelopeInput, deps: SealDependencies = {}): Promise<WireEnvelope> {
   const backend = deps.backend ?? getCryptoBackend();
   const prepared = await prepareEnvelope(input, { ...deps, backend });
-  return prepared.finish(backend.dsaSign(input.signer.secretKey, prepared.signed)).toJSON();
+  return prepared.finish(backend.dsaSign(input.signer.secretKey, prepared.signed));
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { recordingTransport } from '../../src/cli/demo-transport.js';
 import type { QsTransport } from '../../src/client/transport.js';
-import { prepareEnvelope } from '../../src/protocol/envelope.js';
+import { sealWireEnvelope } from '../../src/protocol/envelope.js';
 import { envelopeFixture } from '../helpers/envelope-fixture.js';
 
 /** The dev demo labels each step with the envelope that answered it, in either wire form. */
@@ -9,8 +9,7 @@ describe('the dev demo transport', () => {
   it('names the request and audit event of binary and JSON envelopes, and nothing else', async () => {
     const fx = await envelopeFixture();
     const backend = fx.openOptions.backend!;
-    const prepared = await prepareEnvelope(fx.sealInput, { backend });
-    const wire = prepared.finish(backend.dsaSign(fx.signer.secretKey, prepared.signed));
+    const wire = await sealWireEnvelope(fx.sealInput, { backend });
     const bodies = [wire.toBinary(), Buffer.from(JSON.stringify(wire.toJSON())), Buffer.from('{"success":false,"error":{"code":"QS_UNAUTHENTICATED"}}'), Buffer.from('QSE2garbage')];
     let next = 0;
     const inner: QsTransport = { request: async () => ({ status: 200, body: bodies[next++]! }) };

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { openEnvelope, prepareEnvelope } from '../../src/protocol/envelope.js';
+import { openEnvelope, sealWireEnvelope } from '../../src/protocol/envelope.js';
 import { EnvelopeVerificationError } from '../../src/protocol/errors.js';
 import { acceptsBinaryEnvelope, decodeBinaryEnvelope, ENVELOPE_BINARY_MEDIA_TYPE, type WireEnvelope } from '../../src/protocol/wire-envelope.js';
 import { envelopeFixture, type EnvelopeFixture } from '../helpers/envelope-fixture.js';
@@ -10,8 +10,7 @@ const ROWS = { results: [{ command: 'SELECT', rowCount: 2, rows: [['1', 'ada@exa
 async function sealed(): Promise<{ fx: EnvelopeFixture; wire: WireEnvelope }> {
   const fx = await envelopeFixture(undefined, ROWS);
   const backend = fx.openOptions.backend!;
-  const prepared = await prepareEnvelope(fx.sealInput, { backend });
-  return { fx, wire: prepared.finish(backend.dsaSign(fx.signer.secretKey, prepared.signed)) };
+  return { fx, wire: await sealWireEnvelope(fx.sealInput, { backend }) };
 }
 
 const frame = (magic: string, header: Buffer, rest: Buffer = Buffer.alloc(0), length = header.length) => {

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { sha256 } from '../../crypto/symmetric.js';
-import { prepareEnvelope, type SealEnvelopeInput } from '../../protocol/envelope.js';
+import { sealWireEnvelope, type SealEnvelopeInput } from '../../protocol/envelope.js';
 import type { WireEnvelope } from '../../protocol/wire-envelope.js';
 import { QsError } from '../../protocol/errors.js';
 import { isId, newId } from '../../protocol/ids.js';
@@ -143,7 +143,7 @@ export class DataPlane {
       auditEventId: auditEvent.id,
       success: !('error' in payload),
     };
-    const sealed = (this.deps.signer ? this.deps.signer.sealWire(sealInput) : sealAlone(sealInput, this.deps.backend)).then((envelope) => {
+    const sealed = (this.deps.signer ? this.deps.signer.sealWire(sealInput) : sealWireEnvelope(sealInput, { backend: this.deps.backend })).then((envelope) => {
       this.deps.metrics.sealDuration.observe((performance.now() - sealStart) / 1000);
       return envelope;
     });
@@ -278,10 +278,4 @@ export class DataPlane {
       limits: integration.limits,
     };
   }
-}
-
-/** Without a batch signer (tests that build a DataPlane by hand): each envelope signed alone, inline. */
-async function sealAlone(input: SealEnvelopeInput, backend: CryptoBackend): Promise<WireEnvelope> {
-  const prepared = await prepareEnvelope(input, { backend });
-  return prepared.finish(backend.dsaSign(input.signer.secretKey, prepared.signed));
 }
