@@ -1,5 +1,5 @@
 import type { QsTransport } from '../client/transport.js';
-import { decodeBinaryEnvelope } from '../protocol/wire-envelope.js';
+import { decodeBinaryEnvelope, isBinaryEnvelopeType } from '../protocol/wire-envelope.js';
 
 /**
  * Wraps a transport to show which envelope and audit event answered each step of the dev demo.
@@ -11,7 +11,7 @@ export function recordingTransport(inner: QsTransport): { transport: QsTransport
     transport: {
       request: async (req) => {
         const res = await inner.request(req);
-        last = label(res.body);
+        last = label(res.body, res.contentType);
         return res;
       },
     },
@@ -19,15 +19,13 @@ export function recordingTransport(inner: QsTransport): { transport: QsTransport
   };
 }
 
-function label(body: Buffer): string {
+function label(body: Buffer, contentType: string | undefined): string {
   // The driver asks for the binary form, whose header is the JSON envelope minus the ciphertext.
-  let env: { context?: { request_id?: string }; audit_event_id?: string } | null = decodeBinaryEnvelope(body)?.header ?? null;
-  if (env === null) {
-    try {
-      env = JSON.parse(body.toString('utf8')) as typeof env;
-    } catch {
-      env = null;
-    }
+  let env: { context?: { request_id?: string }; audit_event_id?: string } | null;
+  try {
+    env = isBinaryEnvelopeType(contentType) ? (decodeBinaryEnvelope(body)?.header ?? null) : (JSON.parse(body.toString('utf8')) as typeof env);
+  } catch {
+    env = null;
   }
   return env?.audit_event_id ? `envelope ${env.context?.request_id} ✓ verified · audit ${env.audit_event_id}` : '';
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DecapsulationCache } from '../protocol/decapsulation-cache.js';
 import { openEnvelope } from '../protocol/envelope.js';
-import { ENVELOPE_BINARY_MEDIA_TYPE } from '../protocol/wire-envelope.js';
+import { ENVELOPE_BINARY_MEDIA_TYPE, isBinaryEnvelopeType } from '../protocol/wire-envelope.js';
 import { EnvelopeVerificationError, QsError } from '../protocol/errors.js';
 import { isQsErrorCode } from '../protocol/error-codes.js';
 import { newId } from '../protocol/ids.js';
@@ -25,25 +25,17 @@ export const OUTBOUND_PATH = '/api/v2/proxy/outbound';
 
 /** The driver takes envelopes in the binary form (no base64 of the rows), JSON still accepted. */
 const ENVELOPE_ACCEPT = `${ENVELOPE_BINARY_MEDIA_TYPE}, application/json;q=0.5`;
-const isBinaryEnvelope = (contentType: string | undefined) => contentType?.split(';')[0]?.trim().toLowerCase() === ENVELOPE_BINARY_MEDIA_TYPE;
 
 /**
- * Batch roots already verified, one cache per resolved config (that is, per pool and its pinned
- * keys): the envelopes of one server batch then cost one ML-DSA-65 verify between them (DESIGN §8).
+ * What the driver remembers per resolved config (that is, per pool and its keys): batch roots
+ * already verified, so the envelopes of one server batch cost one ML-DSA-65 verify between them
+ * (DESIGN §8), and decapsulations already done, so envelopes sharing a server encapsulation pay one.
  */
-const rootCaches = new WeakMap<ResolvedConfig, MerkleRootCache>();
-function rootCacheFor(cfg: ResolvedConfig): MerkleRootCache {
-  let cache = rootCaches.get(cfg);
-  if (cache === undefined) rootCaches.set(cfg, (cache = new MerkleRootCache()));
-  return cache;
-}
-
-/** Decapsulations already done, per resolved config: envelopes sharing a server encapsulation pay one. */
-const kemCaches = new WeakMap<ResolvedConfig, DecapsulationCache>();
-function kemCacheFor(cfg: ResolvedConfig): DecapsulationCache {
-  let cache = kemCaches.get(cfg);
-  if (cache === undefined) kemCaches.set(cfg, (cache = new DecapsulationCache()));
-  return cache;
+const openCaches = new WeakMap<ResolvedConfig, { rootCache: MerkleRootCache; kemCache: DecapsulationCache }>();
+function openCachesFor(cfg: ResolvedConfig): { rootCache: MerkleRootCache; kemCache: DecapsulationCache } {
+  let caches = openCaches.get(cfg);
+  if (caches === undefined) openCaches.set(cfg, (caches = { rootCache: new MerkleRootCache(), kemCache: new DecapsulationCache() }));
+  return caches;
 }
 
 /**
@@ -79,7 +71,7 @@ export async function callOutbound(cfg: ResolvedConfig, call: OutboundCall, sign
     // The binary form is opened from the bytes themselves; a proxy that answers JSON (an older
     // one, or a relay that rewrote the answer) still works.
     let envelope: unknown = res.body;
-    if (!isBinaryEnvelope(res.contentType)) {
+    if (!isBinaryEnvelopeType(res.contentType)) {
       try {
         envelope = JSON.parse(res.body.toString('utf8'));
       } catch {
@@ -94,8 +86,7 @@ export async function callOutbound(cfg: ResolvedConfig, call: OutboundCall, sign
       recipient: { keyId: cfg.keys.recipient.keyId, secretKey: cfg.keys.recipient.secretKey },
       signingKeys: cfg.keys.signingKeys,
       hmacKey: cfg.hmacKey,
-      rootCache: rootCacheFor(cfg),
-      kemCache: kemCacheFor(cfg),
+      ...openCachesFor(cfg),
     });
     return checkPayload(payload);
   }

@@ -66,6 +66,11 @@ export function decodeBinaryEnvelope(body: Uint8Array): { header: Record<string,
   return { header: header as Record<string, unknown>, ciphertextData: buf.subarray(PREFIX_BYTES + n) };
 }
 
+/** True when a Content-Type header names the binary form (parameters and case aside). */
+export function isBinaryEnvelopeType(contentType: string | undefined): boolean {
+  return contentType?.split(';')[0]?.trim().toLowerCase() === ENVELOPE_BINARY_MEDIA_TYPE;
+}
+
 /** True when an Accept header lists the binary form (and does not refuse it with q=0). */
 export function acceptsBinaryEnvelope(accept: string | undefined): boolean {
   if (accept === undefined) return false;

@@ -7,7 +7,7 @@ import { parseClientKeys, type ClientKeys } from '../../src/protocol/client-keys
 import { openEnvelope, type HybridCryptoEnvelope } from '../../src/protocol/envelope.js';
 import { newId } from '../../src/protocol/ids.js';
 import { deriveResponseHmacKey } from '../../src/protocol/keys.js';
-import { decodeBinaryEnvelope, ENVELOPE_BINARY_MEDIA_TYPE } from '../../src/protocol/wire-envelope.js';
+import { decodeBinaryEnvelope, isBinaryEnvelopeType } from '../../src/protocol/wire-envelope.js';
 import type { OutboundResponsePayload } from '../../src/protocol/wire.js';
 import type { ServerConfig } from '../../src/server/config.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
@@ -97,7 +97,7 @@ export async function outbound(
   });
   const contentType = res.headers.get('content-type') ?? '';
   const bytes = Buffer.from(await res.arrayBuffer());
-  const binary = contentType.startsWith(ENVELOPE_BINARY_MEDIA_TYPE) ? decodeBinaryEnvelope(bytes) : null;
+  const binary = isBinaryEnvelopeType(contentType) ? decodeBinaryEnvelope(bytes) : null;
   const json = binary ? { ...binary.header, encrypted: { ...(binary.header.encrypted as object), ciphertext_data: binary.ciphertextData.toString('base64') } } : (JSON.parse(bytes.toString('utf8')) as Record<string, unknown>);
   if (!('encrypted' in json)) return { status: res.status, plain: json as OutboundAnswer['plain'], contentType };
   const envelope = json as unknown as HybridCryptoEnvelope;

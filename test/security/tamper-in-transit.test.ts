@@ -10,6 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EnvelopeVerificationError } from '../../src/index.js';
 import { QsPool } from '../../src/client/qs-pool.js';
+import { isBinaryEnvelopeType } from '../../src/protocol/wire-envelope.js';
 import { databaseUrl } from '../helpers/pg.js';
 import { provisionTenant, startTestServer, type Tenant, type TestServer } from '../helpers/proxy-server.js';
 
@@ -95,7 +96,7 @@ async function startRelay(upstream: string): Promise<Relay> {
         out.end(body);
       });
       let resBody: Buffer = answer.body;
-      const binary = String(answer.headers['content-type']).startsWith('application/vnd.quantaseal.envelope');
+      const binary = isBinaryEnvelopeType(String(answer.headers['content-type']));
       relay.forms.add(binary ? 'binary' : 'json');
       const changedResponse = t?.part === 'response' && answer.status === 200 ? (binary ? flipOneByteBinary : flipOneByte)(resBody, t.path) : undefined;
       if (changedResponse) {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { openEnvelope, sealWireEnvelope } from '../../src/protocol/envelope.js';
 import { EnvelopeVerificationError } from '../../src/protocol/errors.js';
-import { acceptsBinaryEnvelope, decodeBinaryEnvelope, ENVELOPE_BINARY_MEDIA_TYPE, type WireEnvelope } from '../../src/protocol/wire-envelope.js';
+import { acceptsBinaryEnvelope, decodeBinaryEnvelope, ENVELOPE_BINARY_MEDIA_TYPE, isBinaryEnvelopeType, type WireEnvelope } from '../../src/protocol/wire-envelope.js';
 import { envelopeFixture, type EnvelopeFixture } from '../helpers/envelope-fixture.js';
 
 const ROWS = { results: [{ command: 'SELECT', rowCount: 2, rows: [['1', 'ada@example.com'], ['2', null]] }], session_id: null };
@@ -89,5 +89,13 @@ describe('the binary envelope form', () => {
     expect(acceptsBinaryEnvelope('application/json')).toBe(false);
     expect(acceptsBinaryEnvelope('*/*')).toBe(false);
     expect(acceptsBinaryEnvelope(undefined)).toBe(false);
+  });
+
+  it('is recognised in a Content-Type with parameters and any case, and only exactly', () => {
+    expect(isBinaryEnvelopeType(ENVELOPE_BINARY_MEDIA_TYPE)).toBe(true);
+    expect(isBinaryEnvelopeType('Application/Vnd.QuantaSeal.Envelope; charset=binary')).toBe(true);
+    expect(isBinaryEnvelopeType(`${ENVELOPE_BINARY_MEDIA_TYPE}x`)).toBe(false);
+    expect(isBinaryEnvelopeType('application/json')).toBe(false);
+    expect(isBinaryEnvelopeType(undefined)).toBe(false);
   });
 });
