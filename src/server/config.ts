@@ -39,3 +39,15 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
     cryptoBackend: overrides.cryptoBackend ?? ((env.QS_CRYPTO_BACKEND as BackendChoice | undefined) || 'auto'),
   };
 }
+
+/**
+ * An integer setting from the environment: undefined when unset or blank, else the value, which
+ * must be a whole number from `min` to `max` (a typo fails start-up rather than being ignored).
+ */
+export function envInteger(env: NodeJS.ProcessEnv, name: string, bounds: { min: number; max: number }): number | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < bounds.min || n > bounds.max) throw new Error(`${name} must be an integer from ${bounds.min} to ${bounds.max}, got "${raw}"`);
+  return n;
+}

@@ -62,7 +62,7 @@ export class AuditWriter {
           const stored = await this.store.appendAuditEvents(
             batch.map((p) => p.event),
             auditHasher,
-            { mustNotBlock: batch.length > 1 || batch.some((p) => p.mustNotBlock) },
+            { mustNotBlock: batch.some((p) => p.mustNotBlock) },
           );
           this.#written += stored.length;
           const byId = new Map(stored.map((r) => [r.id, r]));

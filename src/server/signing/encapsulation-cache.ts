@@ -9,12 +9,13 @@
  * What it changes: the answers sealed to one recipient key in one window share a key, so whoever
  * learns that key reads that window's answers. The key lives only in the memory of the two ends;
  * the proxy wipes it when the window ends (a sweep), so a later look at its memory finds only the
- * current window's keys. Nonces stay unique: random 96-bit, and
- * a key is used at most `maxUses` times (at the default 2^16, a repeat has probability < 2^-64). Every envelope still
- * carries ct_kem and opens on its own. `QS_KEM_REUSE_MS=0` restores one encapsulation per response.
+ * current window's keys. Nonces stay unique: random 96-bit, and a key is used at most `maxUses`
+ * times (at the default 2^16, a repeat has probability < 2^-64). Every envelope still carries
+ * ct_kem and opens on its own. `QS_KEM_REUSE_MS=0` restores one encapsulation per response.
  */
 import type { KemEncapsulation } from '../../crypto/backend.js';
 import { envelopeAeadKey } from '../../protocol/envelope.js';
+import { envInteger } from '../config.js';
 
 export interface EnvelopeKey {
   cipherText: Uint8Array;
@@ -36,11 +37,7 @@ const MAX_KEM_REUSE_MS = 60_000;
 
 /** `QS_KEM_REUSE_MS` (0 to 60000) when set, else DEFAULT_KEM_REUSE_MS. */
 export function kemReuseMs(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.QS_KEM_REUSE_MS?.trim();
-  if (raw === undefined || raw === '') return DEFAULT_KEM_REUSE_MS;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_KEM_REUSE_MS) throw new Error(`QS_KEM_REUSE_MS must be an integer from 0 to ${MAX_KEM_REUSE_MS}, got "${raw}"`);
-  return n;
+  return envInteger(env, 'QS_KEM_REUSE_MS', { min: 0, max: MAX_KEM_REUSE_MS }) ?? DEFAULT_KEM_REUSE_MS;
 }
 
 interface Entry extends EnvelopeKey {

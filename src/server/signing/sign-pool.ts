@@ -8,6 +8,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Piscina } from 'piscina';
 import type { CryptoBackend, KemEncapsulation } from '../../crypto/backend.js';
 import type { BackendChoice } from '../../crypto/select-backend.js';
+import { envInteger } from '../config.js';
 import { workerLocation } from '../worker-location.js';
 import type { SignTask, SignTaskResult } from './sign-worker.js';
 
@@ -60,12 +61,8 @@ export const INLINE_SIGN_BELOW_MS = 2;
  * per second than 2).
  */
 export function defaultSigningWorkers(env: NodeJS.ProcessEnv = process.env, measuredSignMs?: number): number {
-  const raw = env.QS_SIGNING_WORKERS?.trim();
-  if (raw !== undefined && raw !== '') {
-    const n = Number(raw);
-    if (!Number.isSafeInteger(n) || n < 0 || n > 64) throw new Error(`QS_SIGNING_WORKERS must be an integer from 0 to 64, got "${raw}"`);
-    return n;
-  }
+  const configured = envInteger(env, 'QS_SIGNING_WORKERS', { min: 0, max: 64 });
+  if (configured !== undefined) return configured;
   if (measuredSignMs !== undefined && measuredSignMs < INLINE_SIGN_BELOW_MS) return 0;
   return Math.max(1, Math.min(2, availableParallelism() - 1));
 }
