@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { canonical } from './bytes.js';
+import { LruCache } from './lru-cache.js';
 
 /** A server encapsulation lives about a second; a few per recipient are live at once. */
 export const DEFAULT_DECAPSULATION_CACHE_SIZE = 64;
@@ -16,10 +17,11 @@ export const DEFAULT_DECAPSULATION_CACHE_SIZE = 64;
  * under the same id still never hands one of them the other's key.
  */
 export class DecapsulationCache {
-  readonly #entries = new Map<string, Buffer>();
+  readonly #entries: LruCache<string, Buffer>;
 
   constructor(readonly maxEntries: number = DEFAULT_DECAPSULATION_CACHE_SIZE) {
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
+    this.#entries = new LruCache(maxEntries);
   }
 
   static #id(tenantId: string, recipient: { keyId: string; secretKey: Uint8Array }, cipherTextKem: Uint8Array): string {
@@ -27,20 +29,11 @@ export class DecapsulationCache {
   }
 
   get(tenantId: string, recipient: { keyId: string; secretKey: Uint8Array }, cipherTextKem: Uint8Array): Buffer | undefined {
-    const id = DecapsulationCache.#id(tenantId, recipient, cipherTextKem);
-    const key = this.#entries.get(id);
-    if (key !== undefined) {
-      this.#entries.delete(id);
-      this.#entries.set(id, key);
-    }
-    return key;
+    return this.#entries.get(DecapsulationCache.#id(tenantId, recipient, cipherTextKem));
   }
 
   add(tenantId: string, recipient: { keyId: string; secretKey: Uint8Array }, cipherTextKem: Uint8Array, key: Buffer): void {
-    const id = DecapsulationCache.#id(tenantId, recipient, cipherTextKem);
-    this.#entries.delete(id);
-    this.#entries.set(id, key);
-    if (this.#entries.size > this.maxEntries) this.#entries.delete(this.#entries.keys().next().value as string);
+    this.#entries.set(DecapsulationCache.#id(tenantId, recipient, cipherTextKem), key);
   }
 
   get size(): number {

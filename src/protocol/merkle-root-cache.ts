@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { canonical } from './bytes.js';
+import { LruCache } from './lru-cache.js';
 
 /** Default number of roots remembered; a batch is answered within milliseconds, so few are live at once. */
 export const DEFAULT_ROOT_CACHE_SIZE = 1024;
@@ -16,10 +17,11 @@ export const DEFAULT_ROOT_CACHE_SIZE = 1024;
  * signature bytes, so an envelope whose root signature was swapped is refused even on a hit.
  */
 export class MerkleRootCache {
-  readonly #entries = new Map<string, true>();
+  readonly #entries: LruCache<string, true>;
 
   constructor(readonly maxEntries: number = DEFAULT_ROOT_CACHE_SIZE) {
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
+    this.#entries = new LruCache(maxEntries);
   }
 
   /** The lookup key for one root signed by one key. */
@@ -29,20 +31,12 @@ export class MerkleRootCache {
 
   /** True when this root was verified before; refreshes its recency. */
   has(key: string): boolean {
-    if (!this.#entries.has(key)) return false;
-    this.#entries.delete(key);
-    this.#entries.set(key, true);
-    return true;
+    return this.#entries.get(key) === true;
   }
 
   /** Remember a root whose signature verified; evicts the least recently used past the cap. */
   add(key: string): void {
-    this.#entries.delete(key);
     this.#entries.set(key, true);
-    if (this.#entries.size > this.maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done !== true) this.#entries.delete(oldest.value);
-    }
   }
 
   get size(): number {

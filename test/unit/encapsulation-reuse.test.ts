@@ -141,6 +141,22 @@ describe('EncapsulationCache keys do not outlive their window', () => {
   });
 });
 
+describe('DecapsulationCache (driver)', () => {
+  it('remembers up to its cap, least recently used out first', () => {
+    const recipient = { keyId: 'rk_1', secretKey: Buffer.alloc(64, 1) };
+    const ct = (n: number) => Buffer.alloc(1088, n);
+    const cache = new DecapsulationCache(2);
+    cache.add('ten_a', recipient, ct(1), Buffer.alloc(32, 1));
+    cache.add('ten_a', recipient, ct(2), Buffer.alloc(32, 2));
+    expect(cache.get('ten_a', recipient, ct(1))?.[0]).toBe(1); // refreshes ct 1
+    cache.add('ten_a', recipient, ct(3), Buffer.alloc(32, 3)); // evicts ct 2
+    expect([1, 2, 3].map((n) => cache.get('ten_a', recipient, ct(n))?.[0])).toEqual([1, undefined, 3]);
+    expect(cache.size).toBe(2);
+    expect(cache.get('ten_b', recipient, ct(1))).toBeUndefined();
+    expect(() => new DecapsulationCache(0)).toThrow(RangeError);
+  });
+});
+
 describe('envelopes under one encapsulation', () => {
   async function sealSeveral(kemReuse: number, n: number) {
     const spy = kemSpy();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LruCache } from '../../src/server/policy/lru-cache.js';
+import { LruCache } from '../../src/protocol/lru-cache.js';
 import {
   MAX_CACHED_SQL_LENGTH,
   PARSE_CACHE_MAX_BYTES,

@@ -1,7 +1,7 @@
 import { fingerprintSync, hasSqlDetails, loadModule, parseSync } from 'libpg-query';
 import type { Node } from 'libpg-query';
 import { QsError } from '../../protocol/errors.js';
-import { LruCache } from './lru-cache.js';
+import { LruCache } from '../../protocol/lru-cache.js';
 
 /** One statement of a parsed SQL string. */
 export interface ParsedStatement {

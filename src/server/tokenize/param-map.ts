@@ -1,5 +1,5 @@
 import { QsError } from '../../protocol/errors.js';
-import { LruCache } from '../policy/lru-cache.js';
+import { LruCache } from '../../protocol/lru-cache.js';
 import { MAX_CACHED_SQL_LENGTH, parseSql } from '../policy/sql-parse.js';
 import { FieldIndex } from './param-map-scope.js';
 import type { ParamTarget, TokenizedField } from './param-map-types.js';

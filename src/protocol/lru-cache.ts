@@ -16,7 +16,8 @@ interface Slot<V> {
 }
 
 /**
- * A bounded least-recently-used map. JavaScript's `Map` keeps insertion order, so moving a key
+ * A bounded least-recently-used map (the proxy's parse and mapping caches, the driver's root and
+ * decapsulation caches; internal, not part of the `quantaseal/protocol` exports). JavaScript's `Map` keeps insertion order, so moving a key
  * to the end on every hit and evicting from the front is an O(1) LRU without a linked list.
  * Bounded by entry count and, optionally, by total weight: a count alone does not bound memory
  * when keys can be large (SQL texts up to the request body limit).
