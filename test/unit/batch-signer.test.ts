@@ -44,6 +44,16 @@ function request(fx: EnvelopeFixture, i: number): { input: SealEnvelopeInput; op
   };
 }
 
+/** `n` seals started at once on an inline signer over a counting noble backend. */
+async function sealBurst(n: number) {
+  const spy = spyBackend();
+  const fx = await envelopeFixture(spy.backend);
+  const s = await signer({ backend: spy.backend, workers: 0 });
+  const reqs = Array.from({ length: n }, (_, i) => request(fx, i));
+  const envs = await Promise.all(reqs.map((r) => s.seal(r.input)));
+  return { spy, s, reqs, envs };
+}
+
 describe('BatchSigner (inline)', () => {
   it('idle: signs at once, in exactly the single format sealEnvelope makes', async () => {
     const spy = spyBackend();
@@ -67,11 +77,7 @@ describe('BatchSigner (inline)', () => {
   });
 
   it('a burst of concurrent seals costs fewer ML-DSA signatures than envelopes, and every one opens alone', async () => {
-    const spy = spyBackend();
-    const fx = await envelopeFixture(spy.backend);
-    const s = await signer({ backend: spy.backend, workers: 0 });
-    const reqs = Array.from({ length: 40 }, (_, i) => request(fx, i));
-    const envs = await Promise.all(reqs.map((r) => s.seal(r.input)));
+    const { spy, s, reqs, envs } = await sealBurst(40);
     const { signatures, envelopes } = s.stats();
     expect(envelopes).toBe(40);
     expect(spy.calls.sign).toBe(signatures);
@@ -92,11 +98,7 @@ describe('BatchSigner (inline)', () => {
   });
 
   it('the root cache makes the second envelope of a batch skip ML-DSA verify, not the HMAC', async () => {
-    const spy = spyBackend();
-    const fx = await envelopeFixture(spy.backend);
-    const s = await signer({ backend: spy.backend, workers: 0 });
-    const reqs = Array.from({ length: 4 }, (_, i) => request(fx, i));
-    const envs = await Promise.all(reqs.map((r) => s.seal(r.input)));
+    const { spy, reqs, envs } = await sealBurst(4);
     const batched = envs.map((e, i) => [e, reqs[i]!] as const).filter(([e]) => e.signature.merkle !== undefined);
     expect(batched.length).toBeGreaterThanOrEqual(2);
     const rootCache = new MerkleRootCache();
