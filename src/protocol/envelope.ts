@@ -95,7 +95,8 @@ export interface PrepareDependencies extends SealDependencies {
   encapsulate?: (publicKey: Uint8Array) => KemEncapsulation | Promise<KemEncapsulation>;
   /**
    * Where the envelope's ct_kem and AES-256-GCM key come from; default a fresh encapsulation
-   * (`encapsulate`) and envelopeAeadKey. The server passes its EncapsulationCache here.
+   * (`encapsulate`) and envelopeAeadKey. The server passes its EncapsulationCache here. Ignored
+   * when `randomBytes` is given: a pinned nonce always gets a fresh key.
    */
   envelopeKey?: (
     tenantId: string,
@@ -245,9 +246,11 @@ export async function prepareEnvelope(input: SealEnvelopeInput, deps: PrepareDep
   const fields = headerFields(header);
 
   const encaps = deps.encapsulate ?? ((pk: Uint8Array) => (deps.backend ?? getCryptoBackend()).kemEncapsulate(pk));
-  const { cipherText: ctKem, key } = deps.envelopeKey
-    ? await deps.envelopeKey(input.tenantId, input.recipient, encaps)
-    : await freshEnvelopeKey(input.tenantId, input.recipient, encaps);
+  // A pinned nonce (known-answer tests) must never meet a shared key: that would be nonce reuse.
+  const { cipherText: ctKem, key } =
+    deps.envelopeKey !== undefined && deps.randomBytes === undefined
+      ? await deps.envelopeKey(input.tenantId, input.recipient, encaps)
+      : await freshEnvelopeKey(input.tenantId, input.recipient, encaps);
   const nonce = (deps.randomBytes ?? randomBytes)(AES_GCM.nonceBytes);
   const plaintext = encoder.encode(JSON.stringify(input.payload ?? null));
   const ctData = aesGcmEncrypt(key, nonce, plaintext, aadBytes(fields));

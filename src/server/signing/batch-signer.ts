@@ -116,8 +116,7 @@ export class BatchSigner implements EnvelopeSealer {
       ...deps,
       backend: this.#backend,
       ...(this.#kemInWorkers ? { encapsulate: (pk: Uint8Array) => this.#pool.encapsulate(pk) } : {}),
-      // A pinned nonce (known-answer tests) must never meet a reused key: that would be nonce reuse.
-      ...(deps.randomBytes === undefined ? { envelopeKey: this.#envelopeKey } : {}),
+      envelopeKey: this.#envelopeKey,
     });
     return new Promise<WireEnvelope>((resolve, reject) => {
       this.#queue.push({ prepared, secretKey: input.signer.secretKey, resolve, reject });
