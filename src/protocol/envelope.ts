@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
 import { ML_DSA_65, ML_KEM_768, type CryptoBackend, type KemEncapsulation } from '../crypto/backend.js';
 import { getCryptoBackend } from '../crypto/select-backend.js';
@@ -9,6 +8,7 @@ import { MERKLE_HASH_BYTES, MERKLE_MAX_LEAVES, MERKLE_MAX_PATH, merkleLeafHash, 
 import type { DecapsulationCache } from './decapsulation-cache.js';
 import { decodeBinaryEnvelope, WireEnvelope } from './wire-envelope.js';
 import { MerkleRootCache } from './merkle-root-cache.js';
+import { pooledRandomBytes } from './random-pool.js';
 
 /** Wire-format version in `context.version`; anything else is refused (no downgrade). */
 export const ENVELOPE_VERSION = 2;
@@ -251,7 +251,7 @@ export async function prepareEnvelope(input: SealEnvelopeInput, deps: PrepareDep
     deps.envelopeKey !== undefined && deps.randomBytes === undefined
       ? await deps.envelopeKey(input.tenantId, input.recipient, encaps)
       : await freshEnvelopeKey(input.tenantId, input.recipient, encaps);
-  const nonce = (deps.randomBytes ?? randomBytes)(AES_GCM.nonceBytes);
+  const nonce = (deps.randomBytes ?? pooledRandomBytes)(AES_GCM.nonceBytes);
   const plaintext = encoder.encode(JSON.stringify(input.payload ?? null));
   const ctData = aesGcmEncrypt(key, nonce, plaintext, aadBytes(fields));
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from './random-pool.js';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -10,7 +10,7 @@ export function ulid(now: number = Date.now()): string {
     time = CROCKFORD[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  const rnd = randomBytes(16);
+  const rnd = pooledRandomBytes(16);
   let rand = '';
   for (let i = 0; i < 16; i++) rand += CROCKFORD[(rnd[i] ?? 0) % 32];
   return time + rand;
