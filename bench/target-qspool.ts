@@ -43,8 +43,8 @@ export async function startQsPoolTarget(
     [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), 'dist/cli/main.js', 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir],
     {
       cwd: repoRoot,
-      // MALLOC_ARENA_MAX=2 as the README recommends for production: glibc's default of one arena
-      // per thread (8 per core) let fragmentation add ~30 MB of RSS under load (246 -> 215 MB).
+      // MALLOC_ARENA_MAX=2 as the README recommends for production: glibc's default of up to 8
+      // arenas per core let fragmentation add ~30 MB of RSS under load (246 -> 215 MB).
       env: { MALLOC_ARENA_MAX: '2', ...process.env, QS_CRYPTO_BACKEND: backend, QS_LOG_LEVEL: 'warn' },
     },
   );
