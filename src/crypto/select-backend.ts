@@ -5,9 +5,9 @@ import { createNodeBackend } from './node-backend.js';
 import { createPqcleanBackend } from './pqclean-backend.js';
 
 /** What `QS_CRYPTO_BACKEND` (or the `cryptoBackend` option) may say. */
-export type BackendChoice = 'auto' | BackendName | 'pqclean-native' | 'pqclean-wasm';
+export type BackendChoice = 'auto' | BackendName | 'pqclean-optimized' | 'pqclean-native' | 'pqclean-wasm';
 
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'noble', 'pqclean', 'pqclean-native', 'pqclean-wasm', 'node'];
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'noble', 'pqclean', 'pqclean-optimized', 'pqclean-native', 'pqclean-wasm', 'node'];
 
 export interface CandidateReport {
   name: BackendName;
@@ -29,7 +29,9 @@ type Factory = () => CryptoBackend;
 /** Factories for a choice, in order of preference. `node` throws on runtimes without ML-KEM/ML-DSA (Node < 24.7). */
 const factories: Record<Exclude<BackendChoice, 'auto'>, Factory[]> = {
   noble: [createNobleBackend],
-  pqclean: [() => createPqcleanBackend('native'), () => createPqcleanBackend('wasm')],
+  // quantaseal's optimized build first (about twice as fast to sign), then pqclean's own.
+  pqclean: [() => createPqcleanBackend('optimized'), () => createPqcleanBackend('native'), () => createPqcleanBackend('wasm')],
+  'pqclean-optimized': [() => createPqcleanBackend('optimized')],
   'pqclean-native': [() => createPqcleanBackend('native')],
   'pqclean-wasm': [() => createPqcleanBackend('wasm')],
   node: [createNodeBackend],

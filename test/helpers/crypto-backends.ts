@@ -17,7 +17,7 @@ export const nodeBackendExpected = nodeMajor >= 24;
 export function loadableBackends(): { backends: Array<[string, CryptoBackend]>; missing: string[] } {
   const backends: Array<[string, CryptoBackend]> = [['noble', createNobleBackend()]];
   const missing: string[] = [];
-  for (const variant of ['native', 'wasm'] as const) {
+  for (const variant of ['optimized', 'native', 'wasm'] as const) {
     try {
       backends.push([`pqclean-${variant}`, createPqcleanBackend(variant)]);
     } catch (err) {

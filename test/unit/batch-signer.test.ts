@@ -2,6 +2,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CryptoBackend } from '../../src/crypto/backend.js';
 import { createNobleBackend, nobleDeterministic } from '../../src/crypto/noble-backend.js';
+import { createPqcleanBackend } from '../../src/crypto/pqclean-backend.js';
 import { openEnvelope, sealEnvelope, type HybridCryptoEnvelope, type OpenEnvelopeOptions, type SealEnvelopeInput } from '../../src/protocol/envelope.js';
 import { MerkleRootCache } from '../../src/protocol/merkle-root-cache.js';
 import { BatchSigner } from '../../src/server/signing/batch-signer.js';
@@ -154,6 +155,7 @@ describe('BatchSigner on worker threads', () => {
     expect(backendChoiceOf({ name: 'noble', detail: '' } as CryptoBackend)).toBe('noble');
     expect(backendChoiceOf({ name: 'pqclean', detail: 'pqclean WebAssembly' } as CryptoBackend)).toBe('pqclean-wasm');
     expect(backendChoiceOf({ name: 'pqclean', detail: 'pqclean native addon' } as CryptoBackend)).toBe('pqclean-native');
+    expect(backendChoiceOf({ name: 'pqclean', detail: 'PQClean optimized build (quantaseal: -O3, LTO)' } as CryptoBackend)).toBe('pqclean-optimized');
     expect(defaultSigningWorkers({ QS_SIGNING_WORKERS: '0' })).toBe(0);
     expect(defaultSigningWorkers({})).toBeGreaterThanOrEqual(1);
     expect(() => defaultSigningWorkers({ QS_SIGNING_WORKERS: 'two' })).toThrow('QS_SIGNING_WORKERS');
@@ -174,6 +176,17 @@ describe('BatchSigner on worker threads', () => {
     expect(s.stats().signatures).toBeLessThan(12);
     const rootCache = new MerkleRootCache();
     for (const [i, env] of envs.entries()) await expect(openEnvelope(env, { ...reqs[i]!.open, rootCache })).resolves.toEqual({ i });
+  });
+
+  it('loads the optimized PQClean build in a signing worker, which signs what noble then verifies', async () => {
+    const fx = await envelopeFixture(createPqcleanBackend('optimized'));
+    const fallbacks: string[] = [];
+    const s = await signer({ backend: fx.openOptions.backend!, workers: 1, onFallback: (r) => fallbacks.push(r) });
+    expect(fallbacks).toEqual([]);
+    expect(s.mode.mode).toBe('workers');
+    const reqs = Array.from({ length: 4 }, (_, i) => request(fx, i));
+    const envs = await Promise.all(reqs.map((r) => s.seal(r.input)));
+    for (const [i, env] of envs.entries()) await expect(openEnvelope(env, { ...reqs[i]!.open, backend: createNobleBackend() })).resolves.toEqual({ i });
   });
 
   it('falls back to inline signing, and says why, when the worker cannot load', async () => {

@@ -11,10 +11,10 @@ const seed64 = new Uint8Array(64).fill(4);
 const msg = new TextEncoder().encode('interop message');
 
 describe('crypto backends', () => {
-  it('loads the native pqclean addon on this machine (CI builds it)', () => {
-    // The native addon is the fast path; if this fails the install lost its build step.
-    expect(missing.filter((m) => m.startsWith('pqclean-native'))).toEqual([]);
-    expect(backends.map(([n]) => n)).toContain('pqclean-native');
+  it('loads the native pqclean addon and the optimized build on this machine (CI builds both)', () => {
+    // They are the fast path; if this fails the install lost a build step (npm ci runs both).
+    expect(missing.filter((m) => m.startsWith('pqclean-native') || m.startsWith('pqclean-optimized'))).toEqual([]);
+    expect(backends.map(([n]) => n)).toEqual(expect.arrayContaining(['pqclean-optimized', 'pqclean-native']));
   });
 
   for (const [signerName, signer] of backends) {
@@ -52,17 +52,34 @@ describe('crypto backends', () => {
   // A backend this runtime cannot load (node:crypto below Node 24) shows up as skipped, not silently absent.
   for (const gap of missing) it.skip(`column not covered on this runtime: ${gap}`, () => {});
 
-  it('noble binds the ML-DSA context string; pqclean refuses a non-empty one instead of ignoring it', () => {
+  it('noble binds the ML-DSA context string; the pqclean package refuses a non-empty one instead of ignoring it', () => {
     const ctx = new TextEncoder().encode('ctx-a');
     const pk = reference.dsaPublicKey(seed32);
     const sig = reference.dsaSign(seed32, msg, ctx);
     expect(reference.dsaVerify(pk, msg, sig, ctx)).toBe(true);
     expect(reference.dsaVerify(pk, msg, sig)).toBe(false);
-    // Either pqclean variant: a WASM-only install (no compiler) must refuse contexts just the same.
-    const pq = backends.find(([n]) => n.startsWith('pqclean'))?.[1];
+    // Either package variant: a WASM-only install (no compiler) must refuse contexts just the same.
+    const pq = backends.find(([n]) => n === 'pqclean-native' || n === 'pqclean-wasm')?.[1];
     expect(pq).toBeDefined();
     expect(() => pq!.dsaSign(seed32, msg, ctx)).toThrow(/context/);
     expect(pq!.dsaVerify(pk, msg, sig, ctx)).toBe(false);
+  });
+
+  it('the optimized build binds the context string both ways with noble', () => {
+    const optimized = backends.find(([n]) => n === 'pqclean-optimized')?.[1];
+    expect(optimized).toBeDefined();
+    const ctx = new TextEncoder().encode('quantaseal-envelope-v2');
+    const pk = reference.dsaPublicKey(seed32);
+    const ours = optimized!.dsaSign(seed32, msg, ctx);
+    expect(reference.dsaVerify(pk, msg, ours, ctx)).toBe(true);
+    expect(reference.dsaVerify(pk, msg, ours)).toBe(false);
+    expect(reference.dsaVerify(pk, msg, ours, new TextEncoder().encode('quantaseal-envelope-v3'))).toBe(false);
+    const theirs = reference.dsaSign(seed32, msg, ctx);
+    expect(optimized!.dsaVerify(pk, msg, theirs, ctx)).toBe(true);
+    expect(optimized!.dsaVerify(pk, msg, theirs)).toBe(false);
+    // FIPS 204 caps the context at 255 bytes: a longer one is refused, never truncated.
+    expect(() => optimized!.dsaSign(seed32, msg, new Uint8Array(256))).toThrow(/255 bytes/);
+    expect(optimized!.dsaVerify(pk, msg, theirs, new Uint8Array(256))).toBe(false);
   });
 
   it('self-test catches a backend that disagrees with the reference', () => {
@@ -76,6 +93,7 @@ describe('crypto backends', () => {
     expect(auto.backend.name).toBe(fastest?.name);
     expect(selectBackend('noble').backend.name).toBe('noble');
     expect(selectBackend('pqclean-wasm').backend.detail).toMatch(/WebAssembly/);
+    expect(selectBackend('pqclean-optimized').backend.detail).toMatch(/optimized build/);
     expect(() => selectBackend('bogus' as never)).toThrow(/unknown crypto backend/);
   });
 });

@@ -75,6 +75,7 @@ export function backendChoiceOf(backend: CryptoBackend): BackendChoice | null {
     case 'node':
       return 'node';
     case 'pqclean':
+      if (/optimized/i.test(backend.detail)) return 'pqclean-optimized';
       return /webassembly|wasm/i.test(backend.detail) ? 'pqclean-wasm' : 'pqclean-native';
     default:
       return null;
