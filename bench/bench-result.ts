@@ -26,7 +26,10 @@ export interface CellResult {
   clientCpuMsPerOp?: number;
   /** A QsPool's proxy: envelopes per ML-DSA-65 signature in the measured window (the average batch). */
   envelopesPerSignature?: number;
-  /** Largest RSS of the process in the middle during the measured window, MB. */
+  /**
+   * Largest RSS of the process in the middle while the cell was measured, MB; for a scenario with
+   * `sustainedRss` (32 in flight), also during a continuous run after its slices.
+   */
   middleRssMaxMb?: number;
   /**
    * CPU used meanwhile by everything else on the machine (not this process, the middle or
@@ -62,8 +65,10 @@ export interface MachineInfo {
 /** Everything `bench/results/latest.json` holds. */
 export interface BenchReport {
   mode: 'full' | 'quick';
+  /** Measured time per cell, split into `slices` slices, each after `warmupMs` of warm-up. */
   measureMs: number;
   warmupMs: number;
+  slices: number;
   machine: MachineInfo;
   /** `middleRssIdleMb`: RSS of the proxy / pgbouncer just after it started and a tenant was made. */
   targets: Array<{ id: TargetId; label: string; detail?: string; note?: string; middleRssIdleMb?: number }>;

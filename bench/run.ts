@@ -1,8 +1,9 @@
 /**
  * `npm run bench [-- --quick] [-- --update-readme] [-- --targets direct,qspool-pqclean]`
  *
- * Direct pg, pgbouncer and QsPool with each crypto backend, one target at a time against the same
- * PostgreSQL, through the same scenarios (bench/scenarios.ts). Prints a table and writes
+ * Direct pg, pgbouncer and QsPool with each crypto backend against the same PostgreSQL, through
+ * the same scenarios (bench/scenarios.ts). All targets run side by side; each scenario is measured
+ * in slices, one target after the other (bench/run-scenarios.ts). Prints a table and writes
  * bench/results/latest.{json,svg,md}. Exits 1 if any cell failed (skips are not failures).
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ import { updateReadmeSection } from './readme-section.js';
 import { reportNotes } from './report-notes.js';
 import { barChartSvg } from './report-svg.js';
 import { consoleTable, markdownReport } from './report-table.js';
-import { runTarget, type RunTiming } from './run-target.js';
+import { runScenarios, type RunTiming } from './run-scenarios.js';
 import { SCENARIO_IDS, SCENARIOS } from './scenarios.js';
 import { startDirectTarget } from './target-direct.js';
 import { startPgbouncerTarget } from './target-pgbouncer.js';
@@ -61,10 +62,12 @@ const wantedScenarios = new Set<string>(flags.scenarios?.split(',').map((s) => s
 for (const s of wantedScenarios) if (!(SCENARIO_IDS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIO_IDS.join(', ')})`);
 for (const t of wanted) if (!(TARGET_IDS as readonly string[]).includes(t)) throw new Error(`unknown target ${t} (known: ${TARGET_IDS.join(', ')})`);
 
-// Full: ~2 minutes for 4 targets × 7 scenarios on 2 cores. Quick: a smoke test that every cell works.
+// Full: ~2.5 minutes for 4 targets × 7 scenarios on 2 cores (each cell: 4 slices of 0.25 s
+// warm-up + 0.75 s measured; RSS under 32 in flight: 4 s continuous). Quick: a smoke test that
+// every cell works.
 const timing: RunTiming = flags.quick
-  ? { targetWarmupMs: 400, warmupMs: 100, measureMs: 400 }
-  : { targetWarmupMs: 2000, warmupMs: 400, measureMs: 4000 };
+  ? { targetWarmupMs: 400, warmupMs: 100, measureMs: 400, slices: 2, sustainedRssMs: 400 }
+  : { targetWarmupMs: 4000, warmupMs: 250, measureMs: 3000, slices: 4, sustainedRssMs: 4000 };
 
 const profileDir = (id: TargetId) => path.join(resultsDir, 'profiles', id);
 function profileOpts(id: TargetId): { cpuProfDir?: string } {
@@ -112,7 +115,10 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   const targets: BenchReport['targets'] = [];
   const profiles: string[] = [];
-  progress(`bench (${flags.quick ? 'quick' : 'full'}): ${timing.warmupMs} ms warm-up + ${timing.measureMs} ms per cell, schema ${schema.name}`);
+  progress(
+    `bench (${flags.quick ? 'quick' : 'full'}): ${timing.slices} slices of ${timing.warmupMs} ms warm-up + ${timing.measureMs / timing.slices} ms per cell, schema ${schema.name}`,
+  );
+  const running: BenchTarget[] = [];
   try {
     for (const id of TARGET_IDS.filter((t) => wanted.has(t))) {
       let target: BenchTarget | SkippedTarget;
@@ -132,18 +138,19 @@ async function main(): Promise<number> {
         progress(`  ${target.label}: ${target.note}`);
         continue;
       }
+      running.push(target);
       const idleRss = target.middlePid === undefined ? undefined : processRssMb(target.middlePid);
       targets.push({ id, label: target.label, detail: target.detail, ...(idleRss === undefined ? {} : { middleRssIdleMb: Math.round(idleRss) }) });
       progress(`${target.label}: ${target.detail}${idleRss === undefined ? '' : `; idle RSS ${idleRss.toFixed(0)} MB`}`);
-      try {
-        await runTarget(target, schema, { cells, notes }, timing, progress, wantedScenarios);
-      } finally {
-        await target.close();
-      }
-      if (flags.profile && target.id.startsWith('qspool-')) profiles.push(`${target.label} proxy CPU profile:\n${summarizeProfiles(profileDir(target.id))}`);
     }
+    await runScenarios(running, schema, { cells, notes }, timing, progress, wantedScenarios);
   } finally {
+    // Every proxy exits before its profile is read (V8 writes it at exit).
+    await Promise.all(running.map((t) => t.close()));
     await dropBenchSchema(databaseUrl, schema);
+  }
+  for (const target of running) {
+    if (flags.profile && target.id.startsWith('qspool-')) profiles.push(`${target.label} proxy CPU profile:\n${summarizeProfiles(profileDir(target.id))}`);
   }
 
   addDirectRatios(cells);
@@ -151,6 +158,7 @@ async function main(): Promise<number> {
     mode: flags.quick ? 'quick' : 'full',
     measureMs: timing.measureMs,
     warmupMs: timing.warmupMs,
+    slices: timing.slices,
     machine: withSteal(machineInfo(pgVersion, repoRoot, loadAtStart), steal.stop()),
     targets,
     scenarios: SCENARIOS.map((s) => ({ id: s.id, title: s.title, concurrency: s.concurrency, ...(s.untokenizedTwin ? { untokenizedTwin: s.untokenizedTwin } : {}) })),

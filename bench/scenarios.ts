@@ -31,6 +31,12 @@ export interface Scenario {
   tokenized: boolean;
   /** For a tokenized scenario: the same statement on an untokenized table, to show the cost. */
   untokenizedTwin?: ScenarioId;
+  /**
+   * Also measure the middle process's RSS in one continuous run after the slices: between slices
+   * a proxy idles and V8 shrinks its heap, so short slices alone would under-state memory under
+   * sustained load.
+   */
+  sustainedRss?: boolean;
   build(ctx: ScenarioContext): Operation;
 }
 
@@ -59,7 +65,7 @@ const insertInto = (ctx: ScenarioContext, table: string): Operation => {
 
 export const SCENARIOS: readonly Scenario[] = [
   { id: 'select-pk-1', title: 'point SELECT by PK, 1 in flight', concurrency: 1, tokenized: false, build: pointSelect },
-  { id: 'select-pk-32', title: 'point SELECT by PK, 32 in flight', concurrency: 32, tokenized: false, build: pointSelect },
+  { id: 'select-pk-32', title: 'point SELECT by PK, 32 in flight', concurrency: 32, tokenized: false, sustainedRss: true, build: pointSelect },
   { id: 'insert', title: 'single-row INSERT', concurrency: 1, tokenized: false, build: (ctx) => insertInto(ctx, 'signups') },
   {
     id: 'insert-tokenized',
