@@ -4,9 +4,21 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, tim
 export const AES_GCM = { keyBytes: 32, nonceBytes: 12, tagBytes: 16 } as const;
 
 export function aesGcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
+  return Buffer.concat(aesGcmEncryptParts(key, nonce, plaintext, aad));
+}
+
+/**
+ * aesGcmEncrypt's ciphertext ‖ tag as the pieces the cipher produced, not copied into one buffer:
+ * for a large answer that copy is a whole extra pass over fresh memory (0.2–0.3 ms for 450 kB on
+ * the 2-core box), and a socket or a hash takes the pieces just as well.
+ */
+export function aesGcmEncryptParts(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer[] {
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: AES_GCM.tagBytes });
   cipher.setAAD(aad);
-  return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+  const body = cipher.update(plaintext);
+  // GCM is a stream mode: final() yields nothing; keep it should another mode ever not.
+  const rest = cipher.final();
+  return rest.length === 0 ? [body, cipher.getAuthTag()] : [body, rest, cipher.getAuthTag()];
 }
 
 /** Returns null when authentication fails (wrong key, nonce, AAD or a modified ciphertext). */
@@ -37,8 +49,12 @@ export function hmacSha512(key: Uint8Array, message: Uint8Array): Buffer {
   return createHmac('sha512', key).update(message).digest();
 }
 
-export function sha256(data: Uint8Array | string): Buffer {
-  return createHash('sha256').update(data).digest();
+export function sha256(data: Uint8Array | string | readonly Uint8Array[]): Buffer {
+  const hash = createHash('sha256');
+  // A list of parts hashes as their concatenation (aesGcmEncryptParts' output, uncopied).
+  if (Array.isArray(data)) for (const part of data as readonly Uint8Array[]) hash.update(part);
+  else hash.update(data as Uint8Array | string);
+  return hash.digest();
 }
 
 /**

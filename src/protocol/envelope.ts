@@ -1,7 +1,7 @@
 import { channel } from 'node:diagnostics_channel';
 import { ML_DSA_65, ML_KEM_768, type CryptoBackend, type KemEncapsulation } from '../crypto/backend.js';
 import { getCryptoBackend } from '../crypto/select-backend.js';
-import { AES_GCM, aesGcmDecrypt, aesGcmEncrypt, constantTimeEqualBit, hkdf, hmacSha512, sha256 } from '../crypto/symmetric.js';
+import { AES_GCM, aesGcmDecrypt, aesGcmEncryptParts, constantTimeEqualBit, hkdf, hmacSha512, sha256 } from '../crypto/symmetric.js';
 import { canonical, fromBase64Strict, toBase64 } from './bytes.js';
 import { EnvelopeVerificationError } from './errors.js';
 import { MERKLE_HASH_BYTES, MERKLE_MAX_LEAVES, MERKLE_MAX_PATH, merkleLeafHash, merkleRootFromPath, merkleRootMessage } from './merkle.js';
@@ -202,7 +202,7 @@ const aadBytes = (fields: string[]) => canonical('QSENV2/aad', ...fields);
  * (request binding, Merkle tree). The label names the form, so bytes signed over the whole
  * ciphertext (the first form, before any release) can never pass for this one.
  */
-const signedBytes = (fields: string[], ctKem: Uint8Array, nonce: Uint8Array, ctData: Uint8Array) =>
+const signedBytes = (fields: string[], ctKem: Uint8Array, nonce: Uint8Array, ctData: Uint8Array | readonly Uint8Array[]) =>
   canonical('QSENV2/sig/ct-sha256', ...fields, ctKem, nonce, sha256(ctData));
 
 /**
@@ -253,7 +253,8 @@ export async function prepareEnvelope(input: SealEnvelopeInput, deps: PrepareDep
   const nonce = (deps.randomBytes ?? pooledRandomBytes)(AES_GCM.nonceBytes);
   // Buffer.from, not TextEncoder: for a 500 kB result it is ~10x faster here (0.13 vs 1.6 ms).
   const plaintext = Buffer.from(JSON.stringify(input.payload ?? null), 'utf8');
-  const ctData = aesGcmEncrypt(key, nonce, plaintext, aadBytes(fields));
+  // ciphertext_data stays in the pieces the cipher made (body, tag) until a writer takes them.
+  const ctData = aesGcmEncryptParts(key, nonce, plaintext, aadBytes(fields));
 
   const signed = signedBytes(fields, ctKem, nonce, ctData);
   const hmacSignature = toBase64(hmacSha512(input.hmacKey, signed));

@@ -26,10 +26,22 @@ export type EnvelopeHeader = Omit<HybridCryptoEnvelope, 'encrypted'> & { encrypt
 
 /** A sealed envelope not yet serialized: the server picks the spelling the client asked for. */
 export class WireEnvelope {
+  readonly #ciphertextParts: readonly Buffer[];
+  #ciphertextData: Buffer | undefined;
+
+  /** `ciphertext`: `ciphertext_data` in one buffer, or as the pieces that make it up, in order. */
   constructor(
     readonly header: EnvelopeHeader,
-    readonly ciphertextData: Buffer,
-  ) {}
+    ciphertext: Buffer | readonly Buffer[],
+  ) {
+    this.#ciphertextParts = Buffer.isBuffer(ciphertext) ? [ciphertext] : ciphertext;
+  }
+
+  /** `ciphertext_data` in one buffer (joined on first use when it was built in pieces). */
+  get ciphertextData(): Buffer {
+    this.#ciphertextData ??= this.#ciphertextParts.length === 1 ? (this.#ciphertextParts[0] as Buffer) : Buffer.concat(this.#ciphertextParts);
+    return this.#ciphertextData;
+  }
 
   /** The DESIGN §5 JSON object (fields in their documented order). */
   toJSON(): HybridCryptoEnvelope {
@@ -37,12 +49,22 @@ export class WireEnvelope {
     return { ...this.header, encrypted: { ciphertext_kem, ciphertext_data: toBase64(this.ciphertextData), ...rest } };
   }
 
+  /**
+   * The binary form in one buffer: the ciphertext's pieces are copied once, straight into it.
+   * (Writing the pieces as separate chunks through a stream measured no faster end to end than
+   * this one copy: a stream costs its own events and writes.)
+   */
   toBinary(): Buffer {
     const header = Buffer.from(JSON.stringify(this.header), 'utf8');
-    const prefix = Buffer.allocUnsafe(PREFIX_BYTES);
-    MAGIC.copy(prefix, 0);
-    prefix.writeUInt32BE(header.length, MAGIC.length);
-    return Buffer.concat([prefix, header, this.ciphertextData]);
+    const parts = this.#ciphertextParts;
+    let length = PREFIX_BYTES + header.length;
+    for (const part of parts) length += part.length;
+    const out = Buffer.allocUnsafe(length);
+    MAGIC.copy(out, 0);
+    out.writeUInt32BE(header.length, MAGIC.length);
+    let at = PREFIX_BYTES + header.copy(out, PREFIX_BYTES);
+    for (const part of parts) at += part.copy(out, at);
+    return out;
   }
 }
 

@@ -27,6 +27,8 @@ interface Relay {
   jsonOnly: boolean;
   /** Which envelope forms passed through. */
   forms: Set<'json' | 'binary'>;
+  /** The proxy's headers and body length of the last answer, as they arrived at the relay. */
+  last: { headers: Record<string, string | string[] | undefined>; bodyLength: number } | undefined;
   close(): Promise<void>;
 }
 
@@ -96,6 +98,7 @@ async function startRelay(upstream: string): Promise<Relay> {
         out.end(body);
       });
       let resBody: Buffer = answer.body;
+      relay.last = { headers: answer.headers, bodyLength: answer.body.length };
       const binary = isBinaryEnvelopeType(String(answer.headers['content-type']));
       relay.forms.add(binary ? 'binary' : 'json');
       const changedResponse = t?.part === 'response' && answer.status === 200 ? (binary ? flipOneByteBinary : flipOneByte)(resBody, t.path) : undefined;
@@ -218,6 +221,30 @@ describe.each(['binary', 'json'] as const)('tampering in transit through a relay
     relay.target = { part: 'request', path: ['request_id'] };
     const before = relay.tampered;
     await expect(pool.query(SECRET_SQL, [4])).rejects.toBeInstanceOf(EnvelopeVerificationError);
+    expect(relay.tampered - before).toBe(1);
+  });
+
+  // A large answer: the ciphertext is built in pieces (body, tag) and joined once into the binary
+  // form (wire-envelope.ts); the same bytes, the same checks.
+  const LARGE_SQL = `SELECT g, repeat(md5(g::text), 40) AS pad FROM generate_series(1, $1::int) g`;
+
+  it('control: a large answer (~260 kB) arrives whole, with its length, and equals what pg returns', async () => {
+    relay.target = null;
+    const res = await pool.query(LARGE_SQL, [200]);
+    const direct = new pg.Client({ connectionString: databaseUrl() });
+    await direct.connect();
+    const expected = (await direct.query(LARGE_SQL, [200])).rows;
+    await direct.end();
+    expect(res.rows).toEqual(expected);
+    expect(relay.last!.bodyLength).toBeGreaterThan(256 * 1024);
+    expect(relay.last!.headers['content-length']).toBe(String(relay.last!.bodyLength));
+    expect(relay.last!.headers['transfer-encoding']).toBeUndefined();
+  });
+
+  it('one byte of a large answer\'s ciphertext changed → EnvelopeVerificationError, no rows', async () => {
+    relay.target = { part: 'response', path: ['encrypted', 'ciphertext_data'] };
+    const before = relay.tampered;
+    await expect(pool.query(LARGE_SQL, [200])).rejects.toBeInstanceOf(EnvelopeVerificationError);
     expect(relay.tampered - before).toBe(1);
   });
 

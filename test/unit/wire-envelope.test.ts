@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { openEnvelope, sealWireEnvelope } from '../../src/protocol/envelope.js';
 import { EnvelopeVerificationError } from '../../src/protocol/errors.js';
-import { acceptsBinaryEnvelope, decodeBinaryEnvelope, ENVELOPE_BINARY_MEDIA_TYPE, isBinaryEnvelopeType, type WireEnvelope } from '../../src/protocol/wire-envelope.js';
+import { sha256 } from '../../src/crypto/symmetric.js';
+import { acceptsBinaryEnvelope, decodeBinaryEnvelope, ENVELOPE_BINARY_MEDIA_TYPE, isBinaryEnvelopeType, WireEnvelope } from '../../src/protocol/wire-envelope.js';
 import { envelopeFixture, type EnvelopeFixture } from '../helpers/envelope-fixture.js';
 
 const ROWS = { results: [{ command: 'SELECT', rowCount: 2, rows: [['1', 'ada@example.com'], ['2', null]] }], session_id: null };
@@ -35,6 +36,18 @@ describe('the binary envelope form', () => {
     await expect(openEnvelope(json, fx.openOptions)).resolves.toEqual(ROWS);
     await expect(openEnvelope(binary, fx.openOptions)).resolves.toEqual(ROWS);
     await expect(openEnvelope(new Uint8Array(binary), fx.openOptions)).resolves.toEqual(ROWS);
+  });
+
+  it('a ciphertext built in pieces spells the same bytes as one joined buffer', async () => {
+    const { fx, wire } = await sealed();
+    const ct = wire.ciphertextData;
+    const cut = Math.floor(ct.length / 3);
+    const pieces = new WireEnvelope(wire.header, [ct.subarray(0, cut), ct.subarray(cut, 2 * cut), ct.subarray(2 * cut)]);
+    expect(pieces.ciphertextData).toEqual(ct);
+    expect(pieces.toBinary()).toEqual(wire.toBinary());
+    expect(pieces.toJSON()).toEqual(wire.toJSON());
+    await expect(openEnvelope(pieces.toBinary(), fx.openOptions)).resolves.toEqual(ROWS);
+    expect(sha256([ct.subarray(0, cut), ct.subarray(cut)])).toEqual(sha256(ct));
   });
 
   it('refuses bodies that are not one envelope, each with the one error', async () => {
