@@ -16,7 +16,7 @@
           'cflags': ['-O3', '-flto=auto', '-fno-semantic-interposition', '-fvisibility=hidden'],
           'ldflags': ['-O3', '-flto=auto', '-fno-semantic-interposition'],
         }],
-        ['OS != "win" and OS != "mac" and target_arch == "x64"', {
+        ['OS == "linux" and target_arch == "x64"', {
           # x86-64-v2 (SSSE3, SSE4.1/4.2, POPCNT: every x86-64 CPU since ~2009) vectorizes the
           # polynomial loops. The loader checks the CPU before it loads this build.
           'cflags': ['-march=x86-64-v2'],

@@ -26,6 +26,8 @@ function giveUp(why) {
 }
 
 if (mode === '0') giveUp('QS_BUILD_NATIVE=0');
+// Built and tested on Linux (and written for macOS and the BSDs); Windows keeps pqclean's build.
+if (process.platform === 'win32') giveUp('not built on Windows');
 try {
   createRequire(import.meta.url).resolve('pqclean/package.json');
 } catch {

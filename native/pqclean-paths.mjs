@@ -20,8 +20,8 @@ const cFiles = (dir) =>
 const print = (paths) => console.log(paths.map((p) => path.relative(here, p)).join('\n'));
 const what = process.argv[2];
 if (what === 'sources') {
-  // fips202 (SHAKE, SHA-3) and randombytes (getrandom) are all both algorithms take from common/.
-  const common = ['fips202.c', 'randombytes.c'].map((f) => path.join(root, 'common', f));
+  // fips202 (SHAKE, SHA-3) is all both algorithms take from common/; randombytes is qs_pqc.c's own.
+  const common = ['fips202.c'].map((f) => path.join(root, 'common', f));
   print([...implementations.flatMap(cFiles), ...common]);
 } else if (what === 'include') {
   print([root, path.join(root, 'common')]);

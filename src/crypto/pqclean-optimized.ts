@@ -18,8 +18,11 @@ export interface OptimizedPqclean {
 /** Where native/build.mjs leaves the addon: the same path from src/crypto (tsx) and dist/crypto. */
 export const OPTIMIZED_ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/qs_pqc.node', import.meta.url));
 
-/** The x86-64-v2 features (beyond x86-64's baseline) the compiler may use, as /proc/cpuinfo names them. */
-const X86_64_V2_FLAGS = ['cx16', 'lahf_lm', 'popcnt', 'sse4_1', 'sse4_2', 'ssse3'];
+/**
+ * The x86-64-v2 features (beyond x86-64's baseline) the compiler may use, as /proc/cpuinfo names
+ * them: CMPXCHG16B, LAHF/SAHF, POPCNT, SSE3 ("pni"), SSSE3, SSE4.1, SSE4.2.
+ */
+const X86_64_V2_FLAGS = ['cx16', 'lahf_lm', 'pni', 'popcnt', 'sse4_1', 'sse4_2', 'ssse3'];
 
 /**
  * Why this CPU cannot run the x86-64 build, or null if it can. The build targets x86-64-v2 only on

@@ -45,6 +45,7 @@ export function registerBackendFactory(choice: 'node', factory: Factory): void {
 const seed32 = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
 const seed64 = Uint8Array.from({ length: 64 }, (_, i) => 255 - i * 3);
 const message = new TextEncoder().encode('quantaseal backend self-test');
+const selfTestContext = new TextEncoder().encode('quantaseal self-test context');
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a).equals(Buffer.from(b));
@@ -73,6 +74,22 @@ export function selfTest(candidate: CryptoBackend, reference: CryptoBackend): vo
   check(equalBytes(reference.kemDecapsulate(seed64, a.cipherText), a.sharedSecret), 'reference decapsulates candidate ciphertext');
   const b = reference.kemEncapsulate(kpk);
   check(equalBytes(candidate.kemDecapsulate(seed64, b.cipherText), b.sharedSecret), 'candidate decapsulates reference ciphertext');
+  // FIPS 203 implicit rejection: a modified ciphertext yields the same pseudorandom key in both.
+  const tampered = Uint8Array.from(b.cipherText);
+  tampered[0] = (tampered[0] ?? 0) ^ 1;
+  check(equalBytes(candidate.kemDecapsulate(seed64, tampered), reference.kemDecapsulate(seed64, tampered)), 'implicit rejection as the reference');
+  // A backend may refuse ML-DSA context strings (the pqclean package's binding does); one that
+  // takes them must bind them into the signature exactly as the reference does.
+  let withContext: Uint8Array | undefined;
+  try {
+    withContext = candidate.dsaSign(seed32, message, selfTestContext);
+  } catch {
+    withContext = undefined;
+  }
+  if (withContext !== undefined) {
+    check(reference.dsaVerify(pk, message, withContext, selfTestContext), 'reference verifies candidate signature with a context');
+    check(!reference.dsaVerify(pk, message, withContext), 'candidate binds the context into the signature');
+  }
 }
 
 function measureSign(backend: CryptoBackend): number {

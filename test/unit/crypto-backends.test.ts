@@ -85,6 +85,18 @@ describe('crypto backends', () => {
   it('self-test catches a backend that disagrees with the reference', () => {
     const liar = { ...reference, name: 'pqclean' as const, dsaVerify: () => true };
     expect(() => selfTest(liar, reference)).toThrow(/rejects a modified signature/);
+    // One that drops the context string it was given.
+    const deaf = { ...reference, name: 'pqclean' as const, dsaSign: (seed: Uint8Array, m: Uint8Array) => reference.dsaSign(seed, m) };
+    expect(() => selfTest(deaf, reference)).toThrow(/with a context/);
+    // One whose implicit rejection returns something else: right for the valid ciphertext (its
+    // first decapsulation), an all-zero key for the modified one (its second).
+    let decapsulations = 0;
+    const lax = {
+      ...reference,
+      name: 'pqclean' as const,
+      kemDecapsulate: (seed: Uint8Array, ct: Uint8Array) => (decapsulations++ === 0 ? reference.kemDecapsulate(seed, ct) : new Uint8Array(32)),
+    };
+    expect(() => selfTest(lax, reference)).toThrow(/implicit rejection/);
   });
 
   it('auto selection picks the fastest backend that passes, and forcing works', () => {

@@ -1,6 +1,10 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createNobleBackend, expandSeeds } from '../../src/crypto/noble-backend.js';
-import { loadOptimizedPqclean, missingCpuFeatures } from '../../src/crypto/pqclean-optimized.js';
+import { loadOptimizedPqclean, missingCpuFeatures, OPTIMIZED_ADDON_PATH } from '../../src/crypto/pqclean-optimized.js';
 
 const V2_FLAGS = 'fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht syscall nx lm constant_tsc rep_good nopl pni pclmulqdq ssse3 fma cx16 sse4_1 sse4_2 popcnt aes xsave avx lahf_lm';
 
@@ -49,6 +53,30 @@ describe('optimized PQClean build: the addon checks what it is given', () => {
     expect(() => (addon.mlkem768Encapsulate as (...a: unknown[]) => unknown)()).toThrow(TypeError);
   });
 
+  it('refuses a detached or shared buffer instead of reading it as empty or while it may change', () => {
+    const detached = new Uint8Array(new ArrayBuffer(16));
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    expect(detached.length).toBe(0);
+    // Read as empty, a detached message or context would be signed as the empty one.
+    expect(() => addon.mldsa65Sign(dsa.secretKey, detached)).toThrow(TypeError);
+    expect(() => addon.mldsa65Sign(dsa.secretKey, msg, detached)).toThrow(TypeError);
+    expect(() => addon.mldsa65Verify(dsa.publicKey, msg, detached)).toThrow(TypeError);
+    const shared = new Uint8Array(new SharedArrayBuffer(kem.publicKey.length));
+    shared.set(kem.publicKey);
+    expect(() => addon.mlkem768Encapsulate(shared)).toThrow(TypeError);
+    // An empty message that is really empty is fine.
+    expect(addon.mldsa65Verify(dsa.publicKey, new Uint8Array(0), addon.mldsa65Sign(dsa.secretKey, new Uint8Array(0)))).toBe(true);
+  });
+
+  it('refuses to encapsulate to a public key that fails the FIPS 203 modulus check, as noble does', () => {
+    const bad = Uint8Array.from(kem.publicKey);
+    // The first coefficient becomes 0xfff (4095 >= q = 3329).
+    bad[0] = 0xff;
+    bad[1] = (bad[1] ?? 0) | 0x0f;
+    expect(() => addon.mlkem768Encapsulate(bad)).toThrow(/modulus check/);
+    expect(() => noble.kemEncapsulate(bad)).toThrow();
+  });
+
   it('answers false, not an exception, for a signature of the wrong length or with one flipped bit', () => {
     const sig = addon.mldsa65Sign(dsa.secretKey, msg);
     expect(addon.mldsa65Verify(dsa.publicKey, msg, sig.subarray(0, 3308))).toBe(false);
@@ -70,5 +98,48 @@ describe('optimized PQClean build: the addon checks what it is given', () => {
     expect(rejected).not.toEqual(Buffer.from(theirs.sharedSecret));
     // Implicit rejection is deterministic (FIPS 203: J(z, c)), and noble derives the same value.
     expect(Buffer.from(noble.kemDecapsulate(new Uint8Array(64).fill(5), tampered))).toEqual(rejected);
+  });
+});
+
+// PQClean ignores its random generator's return value: had the binding kept PQClean's own
+// randombytes, a failing getrandom would make every encapsulation the same (seen in review with
+// such a shim). The binding's generator records the failure and the call throws instead.
+const compiler = (() => {
+  try {
+    execFileSync('cc', ['--version'], { stdio: 'ignore' });
+    return 'cc';
+  } catch {
+    return undefined;
+  }
+})();
+describe.skipIf(process.platform !== 'linux' || compiler === undefined)('optimized PQClean build: a failing system random generator', () => {
+  it('makes signing and encapsulation throw QS_PQC_RANDOM, never answer with predictable bytes', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'qs-rng-'));
+    try {
+      writeFileSync(
+        path.join(dir, 'shim.c'),
+        '#include <errno.h>\n#include <sys/types.h>\nssize_t getrandom(void *b, size_t n, unsigned f) { (void)b; (void)n; (void)f; errno = ENOSYS; return -1; }\n',
+      );
+      execFileSync(compiler!, ['-shared', '-fPIC', '-o', path.join(dir, 'shim.so'), path.join(dir, 'shim.c')]);
+      const dsa = expandSeeds.dsa(new Uint8Array(32).fill(3));
+      const kem = expandSeeds.kem(new Uint8Array(64).fill(5));
+      const script = `
+        const q = require(${JSON.stringify(OPTIMIZED_ADDON_PATH)});
+        const hex = (s) => Buffer.from(s, 'hex');
+        const outcome = (f) => { try { return { value: Buffer.from(f()).toString('hex') }; } catch (e) { return { code: e.code }; } };
+        const pk = hex(${JSON.stringify(Buffer.from(kem.publicKey).toString('hex'))});
+        const sk = hex(${JSON.stringify(Buffer.from(dsa.secretKey).toString('hex'))});
+        process.stdout.write(JSON.stringify({
+          encapsulate: [outcome(() => q.mlkem768Encapsulate(pk).sharedSecret), outcome(() => q.mlkem768Encapsulate(pk).sharedSecret)],
+          sign: outcome(() => q.mldsa65Sign(sk, Buffer.from('m'))),
+        }));`;
+      const child = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, LD_PRELOAD: path.join(dir, 'shim.so') }, encoding: 'utf8' });
+      expect(child.status, child.stderr).toBe(0);
+      const result = JSON.parse(child.stdout) as { encapsulate: Array<{ code?: string }>; sign: { code?: string } };
+      expect(result.encapsulate).toEqual([{ code: 'QS_PQC_RANDOM' }, { code: 'QS_PQC_RANDOM' }]);
+      expect(result.sign).toEqual({ code: 'QS_PQC_RANDOM' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
