@@ -68,6 +68,13 @@ describe('bad input: a stable code and nothing written', () => {
     ['unknown operation name', () => api(server.url, 'POST', '/api/v2/integrations', { apiKey: a.apiKey, body: { system_type: 'postgres', credential_id: a.credentialId, allowed_operations: ['query', 'drop_everything'] } }), 400, 'QS_UNKNOWN_OPERATION'],
     ['wrong system type', () => api(server.url, 'POST', '/api/v2/integrations', { apiKey: a.apiKey, body: { system_type: 'mysql', credential_id: a.credentialId } }), 400, 'QS_INVALID_REQUEST'],
     ['bad limits', () => api(server.url, 'POST', '/api/v2/integrations', { apiKey: a.apiKey, body: { system_type: 'postgres', credential_id: a.credentialId, limits: { max_rows: -1 } } }), 400, 'QS_INVALID_REQUEST'],
+    [
+      'ML-KEM public key failing the FIPS 203 modulus check',
+      () => api(server.url, 'POST', '/api/v2/keys/recipient', { apiKey: a.apiKey, body: { public_key: Buffer.alloc(1184, 0xff).toString('base64') } }),
+      400,
+      'QS_INVALID_REQUEST',
+    ],
+    ['ML-KEM public key of the wrong length', () => api(server.url, 'POST', '/api/v2/keys/recipient', { apiKey: a.apiKey, body: { public_key: Buffer.alloc(1183).toString('base64') } }), 400, 'QS_INVALID_REQUEST'],
     ['text/plain body', () => api(server.url, 'POST', '/api/v2/vault/seal', { apiKey: a.apiKey, rawBody: 'dsn', headers: { 'content-type': 'text/plain' } }), 415, 'QS_UNSUPPORTED_MEDIA_TYPE'],
     ['admin route without token', () => api(server.url, 'POST', '/api/v2/admin/tenants', { body: { name: 'x' } }), 401, 'QS_ADMIN_UNAUTHORIZED'],
     ['admin route with a tenant key', () => api(server.url, 'POST', '/api/v2/admin/tenants', { adminToken: a.apiKey, body: { name: 'x' } }), 401, 'QS_ADMIN_UNAUTHORIZED'],

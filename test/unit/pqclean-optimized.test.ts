@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createNobleBackend, expandSeeds } from '../../src/crypto/noble-backend.js';
+import { isMlKem768PublicKey } from '../../src/crypto/ml-kem-public-key.js';
 import { loadOptimizedPqclean, missingCpuFeatures, OPTIMIZED_ADDON_PATH } from '../../src/crypto/pqclean-optimized.js';
 
 const V2_FLAGS = 'fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht syscall nx lm constant_tsc rep_good nopl pni pclmulqdq ssse3 fma cx16 sse4_1 sse4_2 popcnt aes xsave avx lahf_lm';
@@ -68,13 +69,35 @@ describe('optimized PQClean build: the addon checks what it is given', () => {
     expect(addon.mldsa65Verify(dsa.publicKey, new Uint8Array(0), addon.mldsa65Sign(dsa.secretKey, new Uint8Array(0)))).toBe(true);
   });
 
-  it('refuses to encapsulate to a public key that fails the FIPS 203 modulus check, as noble does', () => {
-    const bad = Uint8Array.from(kem.publicKey);
-    // The first coefficient becomes 0xfff (4095 >= q = 3329).
-    bad[0] = 0xff;
-    bad[1] = (bad[1] ?? 0) | 0x0f;
-    expect(() => addon.mlkem768Encapsulate(bad)).toThrow(/modulus check/);
-    expect(() => noble.kemEncapsulate(bad)).toThrow();
+  it('refuses to encapsulate to a public key that fails the FIPS 203 modulus check, as noble and the registration check do', () => {
+    expect(isMlKem768PublicKey(kem.publicKey)).toBe(true);
+    // Coefficient j of the first polynomial, set to `value` (12 bits, little-endian pairs in 3 bytes).
+    const withCoefficient = (j: number, value: number) => {
+      const pk = Uint8Array.from(kem.publicKey);
+      const at = Math.floor(j / 2) * 3;
+      if (j % 2 === 0) {
+        pk[at] = value & 0xff;
+        pk[at + 1] = ((pk[at + 1] ?? 0) & 0xf0) | (value >> 8);
+      } else {
+        pk[at + 1] = ((pk[at + 1] ?? 0) & 0x0f) | ((value & 0x0f) << 4);
+        pk[at + 2] = value >> 4;
+      }
+      return pk;
+    };
+    for (const j of [0, 1, 510, 767]) {
+      const highest = withCoefficient(j, 3328);
+      expect(isMlKem768PublicKey(highest)).toBe(true);
+      expect(() => addon.mlkem768Encapsulate(highest)).not.toThrow();
+      const bad = withCoefficient(j, 3329);
+      expect(isMlKem768PublicKey(bad)).toBe(false);
+      expect(() => addon.mlkem768Encapsulate(bad)).toThrow(/modulus check/);
+      expect(() => noble.kemEncapsulate(bad)).toThrow();
+    }
+    // rho (the last 32 bytes) is any bytes.
+    const rho = Uint8Array.from(kem.publicKey);
+    rho.fill(0xff, 1152);
+    expect(isMlKem768PublicKey(rho)).toBe(true);
+    expect(isMlKem768PublicKey(kem.publicKey.subarray(1))).toBe(false);
   });
 
   it('answers false, not an exception, for a signature of the wrong length or with one flipped bit', () => {

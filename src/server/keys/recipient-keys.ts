@@ -1,4 +1,5 @@
 import { ML_KEM_768 } from '../../crypto/backend.js';
+import { isMlKem768PublicKey } from '../../crypto/ml-kem-public-key.js';
 import { fromBase64Strict } from '../../protocol/bytes.js';
 import { QsError } from '../../protocol/errors.js';
 import { keyIdFor } from '../../protocol/keys.js';
@@ -20,6 +21,7 @@ export class RecipientKeyService {
   async register(tenantId: string, input: { public_key: unknown; key_id?: unknown }): Promise<RecipientKeyRecord> {
     const publicKey = fromBase64Strict(input.public_key, { length: ML_KEM_768.publicKeyBytes });
     if (publicKey === null) throw new QsError('QS_INVALID_REQUEST', `public_key must be a base64 ML-KEM-768 public key (${ML_KEM_768.publicKeyBytes} bytes)`);
+    if (!isMlKem768PublicKey(publicKey)) throw new QsError('QS_INVALID_REQUEST', 'public_key is not an ML-KEM-768 public key (it fails the FIPS 203 modulus check)');
     const keyId = keyIdFor('rk', publicKey);
     if (input.key_id !== undefined && input.key_id !== keyId) throw new QsError('QS_INVALID_REQUEST', 'key_id does not match the public key');
     const existing = await this.store.getRecipientKey(tenantId, keyId);
