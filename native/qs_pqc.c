@@ -98,13 +98,15 @@ static napi_value fail(napi_env env) {
  */
 static bool read_bytes(napi_env env, napi_value value, size_t want, const char *what, const uint8_t **data, size_t *length) {
   static const uint8_t empty[1] = {0};
-  bool is_typedarray = false, detached = false;
+  bool is_typedarray = false, is_arraybuffer = false, detached = false;
   napi_typedarray_type type;
   void *raw = NULL, *backing = NULL;
   napi_value buffer;
   size_t offset = 0, buffer_length = 0;
   if (napi_is_typedarray(env, value, &is_typedarray) != napi_ok || !is_typedarray ||
       napi_get_typedarray_info(env, value, &type, length, &raw, &buffer, &offset) != napi_ok || type != napi_uint8_array ||
+      /* False for a SharedArrayBuffer, which Node 24's napi_get_arraybuffer_info accepts. */
+      napi_is_arraybuffer(env, buffer, &is_arraybuffer) != napi_ok || !is_arraybuffer ||
       napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok || detached ||
       napi_get_arraybuffer_info(env, buffer, &backing, &buffer_length) != napi_ok || offset > buffer_length ||
       *length > buffer_length - offset) {
