@@ -1,8 +1,14 @@
 import type pg from 'pg';
 
 /** Every target the bench knows, in report order; `direct` is the baseline of every ratio. */
-export const TARGET_IDS = ['direct', 'pgbouncer', 'qspool-noble', 'qspool-pqclean', 'qspool-node'] as const;
+export const TARGET_IDS = ['direct', 'pgbouncer', 'qspool-noble', 'qspool-pqclean', 'qspool-pqclean-package', 'qspool-node'] as const;
 export type TargetId = (typeof TARGET_IDS)[number];
+
+/**
+ * What a plain `npm run bench` runs: all but `qspool-pqclean-package` (the pqclean package's own
+ * build instead of quantaseal's optimized one; `--targets` asks for it, to measure the difference).
+ */
+export const DEFAULT_TARGET_IDS: readonly TargetId[] = TARGET_IDS.filter((t) => t !== 'qspool-pqclean-package');
 
 /** One way of reaching the database, set up and ready for load. */
 export interface BenchTarget {
@@ -23,6 +29,11 @@ export interface BenchTarget {
   enableTokenization(): Promise<{ table: string } | { table: null; note: string }>;
   /** A QsPool's proxy: envelopes and ML-DSA-65 signatures so far (from /metrics). */
   signerCounts?(): Promise<{ envelopes: number; signatures: number }>;
+  /**
+   * Called before each run of load on this target. A QsPool verifies with the process-wide crypto
+   * backend, and all targets live in this one process: this makes it the target's own.
+   */
+  activate?(): void;
   /** Ends the pool and stops the process in the middle. */
   close(): Promise<void>;
 }

@@ -3,7 +3,7 @@ import type { TargetId } from './bench-target.js';
 import { cellOf } from './compare-direct.js';
 import { fmtMs, fmtQps } from './format.js';
 
-const QS_TARGETS: readonly TargetId[] = ['qspool-pqclean', 'qspool-noble', 'qspool-node'];
+const QS_TARGETS: readonly TargetId[] = ['qspool-pqclean', 'qspool-pqclean-package', 'qspool-noble', 'qspool-node'];
 
 /** The other QsPool targets' values, for context next to the pqclean figure a check is decided on. */
 function others(cells: readonly CellResult[], scenario: CellResult['scenario'], show: (c: CellResult) => string): string {

@@ -39,6 +39,7 @@ export interface Slice {
  */
 export async function measureSlice(target: BenchTarget, op: Operation, concurrency: number, durationMs: number, warmupMs: number, seed: number): Promise<Slice> {
   const hangMs = 60_000;
+  target.activate?.();
   const warm = await runLoad(op, { concurrency, durationMs: warmupMs, seed: seed + 1, hangMs });
   if (warm.error) throw new Error(`warm-up: ${warm.error.message}`);
 

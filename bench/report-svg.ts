@@ -7,6 +7,7 @@ const COLORS: Record<TargetId, string> = {
   pgbouncer: '#59a14f',
   'qspool-noble': '#e15759',
   'qspool-pqclean': '#f28e2b',
+  'qspool-pqclean-package': '#edc948',
   'qspool-node': '#b07aa1',
 };
 

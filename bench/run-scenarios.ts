@@ -52,6 +52,7 @@ export async function runScenarios(
   const first = SCENARIOS[0];
   for (const lane of lanes) {
     if (first === undefined) break;
+    lane.target.activate?.();
     const warm = await runLoad(first.build(lane.ctx), { concurrency: 4, durationMs: timing.targetWarmupMs, seed: 1, hangMs: 60_000 });
     if (warm.error) progress(`  ${lane.target.label}: warm-up failed: ${warm.error.message}`);
   }
@@ -65,6 +66,7 @@ export async function runScenarios(
     const { target } = lane;
     let enabled: Awaited<ReturnType<BenchTarget['enableTokenization']>>;
     try {
+      target.activate?.();
       enabled = await target.enableTokenization();
     } catch (err) {
       const note = `setting up tokenization failed: ${(err as Error).message}`;

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createBenchSchema, dropBenchSchema, postgresVersion, type BenchSchema } from './bench-schema.js';
 import type { BenchReport, CellResult } from './bench-result.js';
-import { TARGET_IDS, type BenchTarget, type SkippedTarget, type TargetId } from './bench-target.js';
+import { DEFAULT_TARGET_IDS, TARGET_IDS, type BenchTarget, type SkippedTarget, type TargetId } from './bench-target.js';
 import { killAllChildren } from './child-processes.js';
 import { addDirectRatios } from './compare-direct.js';
 import { checkIssueTargets } from './issue-targets.js';
@@ -49,7 +49,7 @@ if (flags.help) {
     [
       'npm run bench [-- options]',
       '  --quick           short cells (a smoke test that every cell works)',
-      '  --targets a,b     only these (direct, pgbouncer, qspool-noble, qspool-pqclean, qspool-node)',
+      `  --targets a,b     only these (${TARGET_IDS.join(', ')}; default all but qspool-pqclean-package)`,
       `  --scenarios a,b   only these (${SCENARIO_IDS.join(', ')})`,
       '  --profile         CPU-profile each proxy (bench/results/profiles/<target>/) and print where its time went',
       '  --update-readme   put the table between the bench markers of README.md',
@@ -57,7 +57,7 @@ if (flags.help) {
   );
   process.exit(0);
 }
-const wanted = new Set<string>(flags.targets?.split(',').map((s) => s.trim()) ?? TARGET_IDS);
+const wanted = new Set<string>(flags.targets?.split(',').map((s) => s.trim()) ?? DEFAULT_TARGET_IDS);
 const wantedScenarios = new Set<string>(flags.scenarios?.split(',').map((s) => s.trim()) ?? SCENARIO_IDS);
 for (const s of wantedScenarios) if (!(SCENARIO_IDS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIO_IDS.join(', ')})`);
 for (const t of wanted) if (!(TARGET_IDS as readonly string[]).includes(t)) throw new Error(`unknown target ${t} (known: ${TARGET_IDS.join(', ')})`);
@@ -82,6 +82,7 @@ const starters: Record<TargetId, (schema: BenchSchema) => Promise<BenchTarget | 
   pgbouncer: () => startPgbouncerTarget(databaseUrl),
   'qspool-noble': (schema) => startQsPoolTarget('noble', databaseUrl, schema, profileOpts('qspool-noble')),
   'qspool-pqclean': (schema) => startQsPoolTarget('pqclean', databaseUrl, schema, profileOpts('qspool-pqclean')),
+  'qspool-pqclean-package': (schema) => startQsPoolTarget('pqclean-package', databaseUrl, schema, profileOpts('qspool-pqclean-package')),
   'qspool-node': (schema) => startQsPoolTarget('node', databaseUrl, schema, profileOpts('qspool-node')),
 };
 const labels: Record<TargetId, string> = {
@@ -89,6 +90,7 @@ const labels: Record<TargetId, string> = {
   pgbouncer: 'pgbouncer',
   'qspool-noble': 'QsPool/noble',
   'qspool-pqclean': 'QsPool/pqclean',
+  'qspool-pqclean-package': 'QsPool/pqclean-package',
   'qspool-node': 'QsPool/node',
 };
 

@@ -6,13 +6,16 @@ import pg from 'pg';
 import { callJson } from '../src/cli/http-json.js';
 import { readAdminToken, runInit } from '../src/cli/commands-init.js';
 import { QsPool } from '../src/client/qs-pool.js';
-import { setCryptoBackend, selectBackend } from '../src/crypto/select-backend.js';
+import { setCryptoBackend, selectBackend, type BackendChoice } from '../src/crypto/select-backend.js';
 import { createSignupTable, signupEmail, SIGNUP_ROWS, type BenchSchema } from './bench-schema.js';
 import { POOL_MAX, QUERY_TIMEOUT_MS, type BenchTarget, type SkippedTarget, type TargetId } from './bench-target.js';
 import { spawnChild } from './child-processes.js';
 
-/** The crypto backends the bench runs QsPool with. */
-export type QsBackend = 'noble' | 'pqclean' | 'node';
+/** The crypto backends the bench runs QsPool with; `pqclean-package` is the pqclean package's own build. */
+export type QsBackend = 'noble' | 'pqclean' | 'pqclean-package' | 'node';
+
+/** The QS_CRYPTO_BACKEND / setCryptoBackend choice of each. */
+const CHOICES: Record<QsBackend, BackendChoice> = { noble: 'noble', pqclean: 'pqclean', 'pqclean-package': 'pqclean-native', node: 'node' };
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -29,13 +32,14 @@ export async function startQsPoolTarget(
 ): Promise<BenchTarget | SkippedTarget> {
   const id: TargetId = `qspool-${backend}`;
   const label = `QsPool/${backend}`;
+  const choice = CHOICES[backend];
   try {
-    // The client verifies with the process-wide backend: force the one the proxy signs with.
-    setCryptoBackend(backend);
+    // The client verifies with the process-wide backend: the one the proxy signs with.
+    setCryptoBackend(choice);
   } catch (err) {
     return { id, label, note: (err as Error).message };
   }
-  const clientBackend = selectBackend(backend).backend.detail;
+  const clientBackend = selectBackend(choice).backend.detail;
 
   const dataDir = mkdtempSync(path.join(tmpdir(), `qs-bench-${backend}-`));
   const proxy = spawnChild(
@@ -45,7 +49,7 @@ export async function startQsPoolTarget(
       cwd: repoRoot,
       // MALLOC_ARENA_MAX=2 as the README recommends for production: glibc's default of up to 8
       // arenas per core let fragmentation add ~30 MB of RSS under load (246 -> 215 MB).
-      env: { MALLOC_ARENA_MAX: '2', ...process.env, QS_CRYPTO_BACKEND: backend, QS_LOG_LEVEL: 'warn' },
+      env: { MALLOC_ARENA_MAX: '2', ...process.env, QS_CRYPTO_BACKEND: choice, QS_LOG_LEVEL: 'warn' },
     },
   );
   const cleanup = async () => {
@@ -80,7 +84,7 @@ export async function startQsPoolTarget(
       pool,
       middlePid: proxy.pid,
       async enableTokenization() {
-        const table = `signups_tok_${backend}`;
+        const table = `signups_tok_${backend.replace('-', '_')}`;
         await createSignupTable(databaseUrl, schema, table);
         try {
           await callJson({ url, apiKey: init.api_key }, 'PATCH', `/api/v2/integrations/${encodeURIComponent(init.integration_id)}`, {
@@ -100,6 +104,9 @@ export async function startQsPoolTarget(
         const stored = await storedEmail(databaseUrl, schema.table(table), 1);
         if (stored === signupEmail(1)) return { table: null, note: 'tokenization configured but the e-mails were stored in the clear' };
         return { table };
+      },
+      activate() {
+        setCryptoBackend(choice);
       },
       async signerCounts() {
         const text = await (await fetch(`${url}/metrics`)).text();
