@@ -5,15 +5,14 @@ import { SeedCache } from './seed-cache.js';
 
 const EMPTY = new Uint8Array(0);
 
+type KeyPair = { publicKey: Uint8Array; secretKey: Uint8Array };
+
 /**
  * The reference backend: @noble/post-quantum, audited pure JavaScript, always available.
  * Every other backend is checked against this one at start-up.
  */
 export function createNobleBackend(): CryptoBackend {
-  const kemKeys = new SeedCache<{ publicKey: Uint8Array; secretKey: Uint8Array }>();
-  const dsaKeys = new SeedCache<{ publicKey: Uint8Array; secretKey: Uint8Array }>();
-  const kem = (seed: Uint8Array) => kemKeys.get(seed, () => ml_kem768.keygen(seed));
-  const dsa = (seed: Uint8Array) => dsaKeys.get(seed, () => ml_dsa65.keygen(seed));
+  const { kem, dsa } = cachedKeyPairs();
   return {
     name: 'noble',
     detail: '@noble/post-quantum (pure JS)',
@@ -40,6 +39,20 @@ export const expandSeeds = {
   kem: (seed: Uint8Array) => ml_kem768.keygen(seed),
   dsa: (seed: Uint8Array) => ml_dsa65.keygen(seed),
 };
+
+/**
+ * expandSeeds with each seed expanded once and remembered (SeedCache): what every backend that
+ * takes expanded keys needs. One pair of caches per backend instance.
+ * @internal
+ */
+export function cachedKeyPairs(): { kem: (seed: Uint8Array) => KeyPair; dsa: (seed: Uint8Array) => KeyPair } {
+  const kemKeys = new SeedCache<KeyPair>();
+  const dsaKeys = new SeedCache<KeyPair>();
+  return {
+    kem: (seed) => kemKeys.get(seed, () => expandSeeds.kem(seed)),
+    dsa: (seed) => dsaKeys.get(seed, () => expandSeeds.dsa(seed)),
+  };
+}
 
 /**
  * Deterministic variants for known-answer vectors: fixed encapsulation randomness and

@@ -1,9 +1,8 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { CryptoBackend } from './backend.js';
-import { expandSeeds } from './noble-backend.js';
+import { cachedKeyPairs } from './noble-backend.js';
 import { loadOptimizedPqclean } from './pqclean-optimized.js';
-import { SeedCache } from './seed-cache.js';
 
 /** The slice of pqclean's classic API we use (synchronous when no callback is given). */
 interface PqcleanKem {
@@ -105,10 +104,7 @@ function packagePrimitives(variant: 'native' | 'wasm'): Primitives {
  */
 export function createPqcleanBackend(variant: PqcleanVariant = 'native'): CryptoBackend {
   const primitives = variant === 'optimized' ? optimizedPrimitives() : packagePrimitives(variant);
-  const kemKeys = new SeedCache<{ publicKey: Uint8Array; secretKey: Uint8Array }>();
-  const dsaKeys = new SeedCache<{ publicKey: Uint8Array; secretKey: Uint8Array }>();
-  const kemKey = (seed: Uint8Array) => kemKeys.get(seed, () => expandSeeds.kem(seed));
-  const dsaKey = (seed: Uint8Array) => dsaKeys.get(seed, () => expandSeeds.dsa(seed));
+  const { kem: kemKey, dsa: dsaKey } = cachedKeyPairs();
   return {
     name: 'pqclean',
     detail: primitives.detail,
