@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseClientKeys, type ClientKeys, type ClientKeysJson } from '../protocol/client-keys.js';
 import { QsError } from '../protocol/errors.js';
+import { PIPELINE_MAX_CALLS } from '../protocol/wire.js';
 import { deriveResponseHmacKey } from '../protocol/keys.js';
 import type { TypeParserSource } from './pg-internals.js';
 import { httpTransport, type HttpTransportOptions, type QsTransport } from './transport.js';
@@ -40,6 +41,12 @@ export interface QsConnectionOptions {
   query_timeout?: number;
   /** Type parsers for every query of these clients (pg's `types` option). */
   types?: TypeParserSource;
+  /**
+   * Coalescing of concurrent one-shot queries (`pool.query()`): while exchanges are in flight,
+   * the calls of one event-loop turn travel together in one POST /api/v2/proxy/pipeline. Default
+   * on (`true`, or limits); `false` sends every call alone. A lone call never waits.
+   */
+  coalesce?: boolean | Partial<CoalesceLimits>;
 }
 
 /**
@@ -53,9 +60,19 @@ const PG_OPTION_KEYS = new Set([
   'application_name', 'fallback_application_name', 'statement_timeout', 'lock_timeout',
   'idle_in_transaction_session_timeout', 'keepAlive', 'keepAliveInitialDelayMillis', 'client_encoding', 'options',
 ]);
-const OWN_KEYS = new Set(['connectionString', 'url', 'apiKey', 'integrationId', 'clientKeys', 'transport', 'http', 'query_timeout', 'types']);
+const OWN_KEYS = new Set(['connectionString', 'url', 'apiKey', 'integrationId', 'clientKeys', 'transport', 'http', 'query_timeout', 'types', 'coalesce']);
 /** pg options that would mean the app expects a direct database connection: refused, not ignored. */
 const DIRECT_PG_KEYS = new Set(['host', 'port', 'user', 'password', 'database', 'ssl', 'stream', 'pipeline', 'binary', 'replication']);
+
+/** How the driver coalesces concurrent one-shot calls (QsPool's `coalesce` option). */
+export interface CoalesceLimits {
+  /** Most calls per exchange (at most PIPELINE_MAX_CALLS). */
+  maxCalls: number;
+  /** Most request body bytes per exchange; a call bigger than a quarter of it always goes alone. */
+  maxBodyBytes: number;
+}
+
+export const DEFAULT_COALESCE: CoalesceLimits = { maxCalls: 16, maxBodyBytes: 1024 * 1024 };
 
 /** Everything a client needs to talk to the proxy, resolved once per pool. */
 export interface ResolvedConfig {
@@ -71,6 +88,8 @@ export interface ResolvedConfig {
   readonly hmacKey: Uint8Array;
   readonly transport: QsTransport;
   readonly queryTimeout: number | undefined;
+  /** null: every call goes alone. */
+  readonly coalesce: CoalesceLimits | null;
 }
 
 const cache = new WeakMap<object, ResolvedConfig>();
@@ -117,6 +136,7 @@ export function resolveConfig(options: object | undefined | null, env: NodeJS.Pr
     tenantId: keys.tenantId,
     transport,
     queryTimeout: typeof queryTimeout === 'number' && queryTimeout > 0 ? queryTimeout : undefined,
+    coalesce: coalesceLimits(opts.coalesce),
   } as ResolvedConfig;
   hide(resolved, 'apiKey', apiKey);
   hide(resolved, 'keys', keys);
@@ -124,6 +144,23 @@ export function resolveConfig(options: object | undefined | null, env: NodeJS.Pr
   Object.freeze(resolved);
   if (options) cache.set(options, resolved);
   return resolved;
+}
+
+function coalesceLimits(value: unknown): CoalesceLimits | null {
+  if (value === undefined || value === true) return DEFAULT_COALESCE;
+  if (value === false) return null;
+  if (typeof value !== 'object' || value === null) throw configError('coalesce must be true, false or {maxCalls, maxBodyBytes}');
+  const v = value as Record<string, unknown>;
+  for (const k of Object.keys(v)) if (k !== 'maxCalls' && k !== 'maxBodyBytes') throw configError(`coalesce: unknown option "${k}"`);
+  const int = (x: unknown, name: string, min: number, max: number, fallback: number): number => {
+    if (x === undefined) return fallback;
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) throw configError(`coalesce.${name} must be an integer from ${min} to ${max}`);
+    return x;
+  };
+  return {
+    maxCalls: int(v.maxCalls, 'maxCalls', 1, PIPELINE_MAX_CALLS, DEFAULT_COALESCE.maxCalls),
+    maxBodyBytes: int(v.maxBodyBytes, 'maxBodyBytes', 16 * 1024, 64 * 1024 * 1024, DEFAULT_COALESCE.maxBodyBytes),
+  };
 }
 
 /** Define `name` on `target` so it does not show in console.log, JSON or stack dumps. */

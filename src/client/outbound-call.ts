@@ -24,7 +24,7 @@ export const MAX_READ_RETRIES = 2;
 export const OUTBOUND_PATH = '/api/v2/proxy/outbound';
 
 /** The driver takes envelopes in the binary form (no base64 of the rows), JSON still accepted. */
-const ENVELOPE_ACCEPT = `${ENVELOPE_BINARY_MEDIA_TYPE}, application/json;q=0.5`;
+export const ENVELOPE_ACCEPT = `${ENVELOPE_BINARY_MEDIA_TYPE}, application/json;q=0.5`;
 
 /**
  * What the driver remembers per resolved config (that is, per pool and its keys): batch roots
@@ -32,19 +32,19 @@ const ENVELOPE_ACCEPT = `${ENVELOPE_BINARY_MEDIA_TYPE}, application/json;q=0.5`;
  * (DESIGN §8), and decapsulations already done, so envelopes sharing a server encapsulation pay one.
  */
 const openCaches = new WeakMap<ResolvedConfig, { rootCache: MerkleRootCache; kemCache: DecapsulationCache }>();
-function openCachesFor(cfg: ResolvedConfig): { rootCache: MerkleRootCache; kemCache: DecapsulationCache } {
+export function openCachesFor(cfg: ResolvedConfig): { rootCache: MerkleRootCache; kemCache: DecapsulationCache } {
   let caches = openCaches.get(cfg);
   if (caches === undefined) openCaches.set(cfg, (caches = { rootCache: new MerkleRootCache(), kemCache: new DecapsulationCache() }));
   return caches;
 }
 
 /**
- * POST one OutboundRequest, then verify and open the envelope against exactly the bytes sent
+ * POST one OutboundRequest alone, then verify and open the envelope against exactly the bytes sent
  * (request id, SHA-256 of the body, tenant, integration, pinned signing keys, HMAC key).
  * Throws QsError for transport and pre-authentication failures, EnvelopeVerificationError when
  * the answer does not verify; a SQL error comes back as the payload's `error`, not as a throw.
  */
-export async function callOutbound(cfg: ResolvedConfig, call: OutboundCall, signal?: AbortSignal): Promise<OutboundResponsePayload> {
+export async function callOutboundAlone(cfg: ResolvedConfig, call: OutboundCall, signal?: AbortSignal): Promise<OutboundResponsePayload> {
   const attempts = call.operation === 'query' ? 1 + MAX_READ_RETRIES : 1;
   for (let attempt = 1; ; attempt++) {
     const requestId = newId('request');
@@ -128,7 +128,7 @@ export function plainError(status: number, body: Buffer): QsError {
   return new QsError(isQsErrorCode(code) ? code : 'QS_TRANSPORT', text);
 }
 
-function checkPayload(payload: unknown): OutboundResponsePayload {
+export function checkPayload(payload: unknown): OutboundResponsePayload {
   const p = payload as Record<string, unknown> | null;
   const sessionOk = p !== null && typeof p === 'object' && (p.session_id === null || p.session_id === undefined || typeof p.session_id === 'string');
   if (sessionOk && Array.isArray(p.results)) return { results: p.results, session_id: (p.session_id as string | undefined) ?? null } as OutboundResponsePayload;

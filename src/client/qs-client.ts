@@ -4,7 +4,8 @@ import { EnvelopeVerificationError, QsError } from '../protocol/errors.js';
 import type { WireResult } from '../protocol/wire.js';
 import { resolveConfig, type QsConnectionOptions, type ResolvedConfig } from './config.js';
 import { clientDatabaseError, toDatabaseError } from './errors.js';
-import { callOutbound, type OutboundCall } from './outbound-call.js';
+import type { OutboundCall } from './outbound-call.js';
+import { sendOutbound } from './outbound-pipeline.js';
 import { PgTypeOverridesClass, pgUtils, type PgTypeOverrides, type TypeParserSource } from './pg-internals.js';
 import { prepareParams } from './query-values.js';
 import { buildResult, emptyResult } from './result.js';
@@ -352,11 +353,11 @@ export class QsClient extends EventEmitter {
     // needs a connection of its own asks for one, and every later statement stays on it.
     const inSession = sessionful && (this.#sessionId !== null || needsSession(pending.text, hint));
     if (inSession) call.sessionId = this.#sessionId ?? 'new';
-    let answer = await callOutbound(cfg, call, pending.controller.signal);
+    let answer = await sendOutbound(cfg, call, pending.controller.signal);
     if (sessionful && !inSession && 'error' in answer && retryInSession(answer.error, call.operation)) {
       // Refused before it ran, in a way a session would accept: send it again, opening one.
       call.sessionId = 'new';
-      answer = await callOutbound(cfg, call, pending.controller.signal);
+      answer = await sendOutbound(cfg, call, pending.controller.signal);
     }
     if (call.sessionId !== undefined && typeof answer.session_id === 'string') this.#sessionId = answer.session_id;
     if ('error' in answer) {
@@ -375,7 +376,7 @@ export class QsClient extends EventEmitter {
     this.#sessionId = null;
     if (sessionId === null || cfg === undefined) return;
     try {
-      await callOutbound(cfg, { operation: 'transaction', payload: { action: 'close' }, sessionId }, AbortSignal.timeout(CLOSE_TIMEOUT_MS));
+      await sendOutbound(cfg, { operation: 'transaction', payload: { action: 'close' }, sessionId }, AbortSignal.timeout(CLOSE_TIMEOUT_MS));
     } catch {
       // Nothing to tell the app: the session rolls back and is freed on the server's idle timeout.
     }

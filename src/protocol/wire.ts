@@ -52,6 +52,39 @@ export interface OutboundRequest {
   recipient_key_id?: string;
 }
 
+/** The most calls one pipeline exchange may carry. */
+export const PIPELINE_MAX_CALLS = 64;
+
+/** `context.operation` of a pipeline's envelope: not a policy operation, the container of several. */
+export const PIPELINE_OPERATION = 'pipeline';
+
+/** One sessionless call inside a pipeline: what a lone POST /api/v2/proxy/outbound would carry. */
+export interface PipelineCall {
+  operation: Operation;
+  payload: OutboundRequest['payload'];
+}
+
+/**
+ * Body of POST /api/v2/proxy/pipeline: several independent sessionless calls in one exchange,
+ * as libpq's pipeline mode sends several queries without waiting. Each call is checked, run,
+ * audited and answered exactly as if it had come alone; one envelope answers them all.
+ */
+export interface PipelineRequest {
+  integration_id: string;
+  request_id: string;
+  calls: PipelineCall[];
+  recipient_key_id?: string;
+}
+
+/**
+ * The decrypted payload of a pipeline's envelope: one answer per call, in call order, each with
+ * its audit event and how long the call took on the server (ms since the pipeline arrived), so
+ * the driver can stop coalescing statements that hold their companions up.
+ */
+export interface PipelineResponsePayload {
+  pipeline: Array<OutboundResponsePayload & { audit_event_id: string; elapsed_ms: number }>;
+}
+
 /** Field metadata exactly as PostgreSQL's RowDescription carried it. */
 export interface WireField {
   name: string;

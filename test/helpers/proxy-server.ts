@@ -88,9 +88,27 @@ export async function outbound(
   body: { operation: string; payload: unknown; session_id?: string | null; integration_id?: string; request_id?: string },
   opts: { apiKey?: string; accept?: string } = {},
 ): Promise<OutboundAnswer> {
-  const request = { integration_id: tenant.integrationId, request_id: newId('request'), ...body };
+  return envelopeCall(tenant, '/api/v2/proxy/outbound', { integration_id: tenant.integrationId, request_id: newId('request'), ...body }, opts) as Promise<OutboundAnswer>;
+}
+
+/** A raw POST /api/v2/proxy/pipeline and its verified, opened answer (one payload per call). */
+export async function pipeline(
+  tenant: Tenant,
+  calls: Array<{ operation: string; payload: unknown } & Record<string, unknown>>,
+  opts: { apiKey?: string; accept?: string; integrationId?: string } = {},
+): Promise<OutboundAnswer & { answers?: Array<OutboundResponsePayload & { audit_event_id: string }> }> {
+  const r = await envelopeCall(tenant, '/api/v2/proxy/pipeline', { integration_id: opts.integrationId ?? tenant.integrationId, request_id: newId('request'), calls }, opts);
+  return { ...r, answers: (r.payload as { pipeline?: Array<OutboundResponsePayload & { audit_event_id: string }> } | undefined)?.pipeline };
+}
+
+async function envelopeCall(
+  tenant: Tenant,
+  route: string,
+  request: { integration_id: string; request_id: string } & Record<string, unknown>,
+  opts: { apiKey?: string; accept?: string },
+): Promise<OutboundAnswer> {
   const raw = Buffer.from(JSON.stringify(request));
-  const res = await fetch(`${tenant.url}/api/v2/proxy/outbound`, {
+  const res = await fetch(`${tenant.url}${route}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': opts.apiKey ?? tenant.apiKey, ...(opts.accept ? { accept: opts.accept } : {}) },
     body: raw,

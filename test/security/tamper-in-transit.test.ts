@@ -23,6 +23,8 @@ interface Relay {
   target: Target;
   /** How many bodies were actually changed. */
   tampered: number;
+  /** The path of every request relayed. */
+  paths: string[];
   /** Ask the proxy for the JSON form whatever the driver accepts (the driver reads both). */
   jsonOnly: boolean;
   /** Which envelope forms passed through. */
@@ -79,10 +81,11 @@ function flipOneByteBinary(raw: Buffer, path: string[]): Buffer | undefined {
 
 async function startRelay(upstream: string): Promise<Relay> {
   const up = new URL(upstream);
-  const relay = { target: null, tampered: 0, jsonOnly: false, forms: new Set() } as unknown as Relay;
+  const relay = { target: null, tampered: 0, paths: [], jsonOnly: false, forms: new Set() } as unknown as Relay;
   const server: Server = createServer((req, res) => {
     void (async () => {
       let body: Buffer = await read(req);
+      relay.paths.push(req.url ?? '');
       const t = relay.target;
       const changedRequest = t?.part === 'request' && body.length > 0 ? flipOneByte(body, t.path) : undefined;
       if (changedRequest) {
@@ -246,6 +249,31 @@ describe.each(['binary', 'json'] as const)('tampering in transit through a relay
     const before = relay.tampered;
     await expect(pool.query(LARGE_SQL, [200])).rejects.toBeInstanceOf(EnvelopeVerificationError);
     expect(relay.tampered - before).toBe(1);
+  });
+
+  // Concurrent one-shot queries travel together in one pipeline exchange with one envelope
+  // (outbound-pipeline.ts): a change to that envelope must fail every call it answers.
+  const PIPELINE_FIELDS: string[][] = [
+    ['encrypted', 'ciphertext_data'],
+    ['signature', 'hmac_signature'],
+    ['signature', 'pqc_signature'],
+    ['context', 'operation'],
+    ['context', 'request_sha256'],
+  ];
+  it.each(PIPELINE_FIELDS.map((p) => [p.join('.'), p] as const))('coalesced queries: one byte of %s changed → every call rejects, no rows', async (_name, path) => {
+    relay.target = { part: 'response', path };
+    const pipelinesBefore = relay.paths.filter((p) => p.endsWith('/pipeline')).length;
+    const outcomes = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => pool.query(SECRET_SQL, [i])));
+    expect(outcomes.map((o) => (o.status === 'rejected' && o.reason instanceof EnvelopeVerificationError ? 'refused' : o))).toEqual(outcomes.map(() => 'refused'));
+    expect(relay.paths.filter((p) => p.endsWith('/pipeline')).length).toBeGreaterThan(pipelinesBefore);
+  });
+
+  it('control: coalesced queries through the untouched relay answer, each its own row', async () => {
+    relay.target = null;
+    const pipelinesBefore = relay.paths.filter((p) => p.endsWith('/pipeline')).length;
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => pool.query(SECRET_SQL, [i])));
+    expect(results.map((r) => r.rows)).toEqual(Array.from({ length: 12 }, (_, i) => [{ secret, n: i }]));
+    expect(relay.paths.filter((p) => p.endsWith('/pipeline')).length).toBeGreaterThan(pipelinesBefore);
   });
 
   it('control again: the same pool works once the relay stops tampering', async () => {

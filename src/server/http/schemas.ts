@@ -2,6 +2,8 @@
  * JSON schemas for every route. additionalProperties:false everywhere: an unknown field is an
  * error (QS_INVALID_REQUEST), never silently ignored.
  */
+import { PIPELINE_MAX_CALLS } from '../../protocol/wire.js';
+
 const id = (prefix: string) => ({ type: 'string', pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` }) as const;
 
 /** The fields an integration may be created or updated with (tokenization and limits are checked by the service). */
@@ -12,6 +14,29 @@ const integrationProperties = {
   allowed_operations: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 64 } },
   tokenization: { type: 'object' },
   limits: { type: 'object' },
+  pipeline: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['integration_id', 'request_id', 'calls'],
+    properties: {
+      integration_id: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' },
+      request_id: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' },
+      recipient_key_id: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' },
+      // Sessionless calls only: a session is one connection's state, which a pipeline's
+      // concurrent calls cannot share.
+      calls: {
+        type: 'array',
+        minItems: 1,
+        maxItems: PIPELINE_MAX_CALLS,
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['operation', 'payload'],
+          properties: { operation: { type: 'string', pattern: '^[a-z_]{1,64}$' }, payload: { type: 'object' } },
+        },
+      },
+    },
+  },
 } as const;
 
 export const schemas = {
@@ -94,6 +119,29 @@ export const schemas = {
       request_id: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' },
       session_id: { anyOf: [{ type: 'null' }, { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' }] },
       recipient_key_id: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' },
+    },
+  },
+  pipeline: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['integration_id', 'request_id', 'calls'],
+    properties: {
+      integration_id: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' },
+      request_id: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' },
+      recipient_key_id: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' },
+      // Sessionless calls only: a session is one connection's state, which a pipeline's
+      // concurrent calls cannot share.
+      calls: {
+        type: 'array',
+        minItems: 1,
+        maxItems: PIPELINE_MAX_CALLS,
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['operation', 'payload'],
+          properties: { operation: { type: 'string', pattern: '^[a-z_]{1,64}$' }, payload: { type: 'object' } },
+        },
+      },
     },
   },
 } as const;

@@ -4,7 +4,16 @@ import { sealWireEnvelope, type SealEnvelopeInput } from '../../protocol/envelop
 import type { WireEnvelope } from '../../protocol/wire-envelope.js';
 import { QsError } from '../../protocol/errors.js';
 import { isId, newId } from '../../protocol/ids.js';
-import { isOperation, type OutboundRequest, type OutboundResponsePayload, type SqlStatement, type WireResult } from '../../protocol/wire.js';
+import {
+  isOperation,
+  PIPELINE_OPERATION,
+  type OutboundRequest,
+  type OutboundResponsePayload,
+  type PipelineRequest,
+  type PipelineResponsePayload,
+  type SqlStatement,
+  type WireResult,
+} from '../../protocol/wire.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
 import { toWireError } from '../executor/errors.js';
 import type { Executor } from '../executor/executor.js';
@@ -58,6 +67,9 @@ const DENIAL_CODES = new Set([
   'QS_SQL_SYNTAX',
 ]);
 
+const OUTBOUND_ROUTE = 'POST /api/v2/proxy/outbound';
+const PIPELINE_ROUTE = 'POST /api/v2/proxy/pipeline';
+
 /** Longest a node trusts a cached credential version without a change notice. */
 const CACHE_TTL_MS = 15_000;
 
@@ -92,6 +104,42 @@ export class DataPlane {
   async outbound(principal: Principal, body: OutboundRequest, rawBody: Buffer): Promise<WireEnvelope> {
     const started = performance.now();
     const recipient = await this.deps.recipients.resolve(principal.tenantId, body.recipient_key_id);
+    const answer = await this.#answer(principal, body, OUTBOUND_ROUTE, started);
+    return this.#seal(principal, recipient, {
+      payload: answer.payload,
+      auditEvents: [answer.audit],
+      context: { request_id: body.request_id, integration_id: body.integration_id, operation: body.operation, request_sha256: sha256(rawBody).toString('hex') },
+      success: !('error' in answer.payload),
+      started,
+    });
+  }
+
+  /**
+   * POST /api/v2/proxy/pipeline: every call runs as if it had come alone (its own policy check,
+   * connection, audit event and answer; one failing does not touch the others), concurrently,
+   * and one envelope answers them all, in call order.
+   */
+  async pipeline(principal: Principal, body: PipelineRequest, rawBody: Buffer): Promise<WireEnvelope> {
+    const started = performance.now();
+    const recipient = await this.deps.recipients.resolve(principal.tenantId, body.recipient_key_id);
+    const answers = await Promise.all(
+      body.calls.map((call) =>
+        this.#answer(principal, { integration_id: body.integration_id, operation: call.operation, payload: call.payload, request_id: body.request_id, session_id: null }, PIPELINE_ROUTE, started),
+      ),
+    );
+    const payload: PipelineResponsePayload = { pipeline: answers.map((a) => ({ ...a.payload, audit_event_id: a.audit.id, elapsed_ms: a.audit.durationMs })) };
+    return this.#seal(principal, recipient, {
+      payload,
+      auditEvents: answers.map((a) => a.audit),
+      context: { request_id: body.request_id, integration_id: body.integration_id, operation: PIPELINE_OPERATION, request_sha256: sha256(rawBody).toString('hex') },
+      // The exchange as a whole succeeded; a call that failed says so in its own answer.
+      success: true,
+      started,
+    });
+  }
+
+  /** Runs one call and says what to answer and audit; never throws for what the call did. */
+  async #answer(principal: Principal, body: OutboundRequest, route: string, started: number): Promise<{ payload: OutboundResponsePayload; audit: AuditEventInput }> {
     let payload: OutboundResponsePayload;
     let outcome: AuditOutcome = 'allowed';
     let fingerprint: string | null = null;
@@ -113,7 +161,8 @@ export class DataPlane {
       payload = { error: wire, session_id: sessionId };
     }
     const operation = isOperation(body.operation) ? body.operation : 'unknown';
-    const auditEvent: AuditEventInput = {
+    this.deps.metrics.proxyCalls.inc({ operation, outcome });
+    const audit: AuditEventInput = {
       id: newId('audit'),
       tenantId: principal.tenantId,
       ts: new Date().toISOString(),
@@ -121,7 +170,7 @@ export class DataPlane {
       operation,
       apiKeyId: principal.apiKeyId,
       requestId: body.request_id,
-      route: 'POST /api/v2/proxy/outbound',
+      route,
       fingerprint,
       outcome,
       sqlstate,
@@ -129,19 +178,30 @@ export class DataPlane {
       rowCount,
       durationMs: Math.round(performance.now() - started),
     };
-    // The answer is sealed while its audit event commits (on the store's writer thread): the
-    // envelope needs only the event's id, and it leaves only once the event is durable (DESIGN §6).
-    const committed = this.deps.audit.append(auditEvent, { mustNotBlock: true });
+    return { payload, audit };
+  }
+
+  /**
+   * Seals the answer while its audit events commit (on the store's writer thread): the envelope
+   * needs only their ids, and it leaves only once they are durable (DESIGN §6).
+   */
+  async #seal(
+    principal: Principal,
+    recipient: { keyId: string; publicKey: Uint8Array },
+    answer: { payload: SealEnvelopeInput['payload']; auditEvents: AuditEventInput[]; context: SealEnvelopeInput['context']; success: boolean; started: number },
+  ): Promise<WireEnvelope> {
+    const committed = Promise.all(answer.auditEvents.map((e) => this.deps.audit.append(e, { mustNotBlock: true })));
     const sealStart = performance.now();
     const sealInput: SealEnvelopeInput = {
-      payload,
+      payload: answer.payload,
       tenantId: principal.tenantId,
-      context: { request_id: body.request_id, integration_id: body.integration_id, operation: body.operation, request_sha256: sha256(rawBody).toString('hex') },
+      context: answer.context,
       recipient: { keyId: recipient.keyId, publicKey: recipient.publicKey },
       signer: { keyId: this.deps.signingKey.keyId, secretKey: this.deps.signingKey.secretKey },
       hmacKey: principal.responseHmacKey,
-      auditEventId: auditEvent.id,
-      success: !('error' in payload),
+      // A pipeline's envelope names its first call's event; each answer inside names its own.
+      auditEventId: answer.auditEvents[0]?.id ?? '',
+      success: answer.success,
     };
     const sealed = (this.deps.signer ? this.deps.signer.sealWire(sealInput) : sealWireEnvelope(sealInput, { backend: this.deps.backend })).then((envelope) => {
       this.deps.metrics.sealDuration.observe((performance.now() - sealStart) / 1000);
@@ -149,8 +209,8 @@ export class DataPlane {
     });
     // A failed commit fails the call whatever the seal does: no answer without its audit event.
     const [, envelope] = await Promise.all([committed, sealed]);
-    this.deps.metrics.proxyCalls.inc({ operation, outcome });
-    this.deps.metrics.proxyDuration.observe({ operation }, (performance.now() - started) / 1000);
+    const operation = answer.context.operation;
+    this.deps.metrics.proxyDuration.observe({ operation: isOperation(operation) || operation === PIPELINE_OPERATION ? operation : 'unknown' }, (performance.now() - answer.started) / 1000);
     return envelope;
   }
 

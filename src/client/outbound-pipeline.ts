@@ -1,0 +1,256 @@
+import { createHash } from 'node:crypto';
+import { openEnvelope } from '../protocol/envelope.js';
+import { EnvelopeVerificationError, QsError } from '../protocol/errors.js';
+import { newId } from '../protocol/ids.js';
+import { LruCache } from '../protocol/lru-cache.js';
+import { isBinaryEnvelopeType } from '../protocol/wire-envelope.js';
+import { PIPELINE_MAX_CALLS, type OutboundResponsePayload } from '../protocol/wire.js';
+import type { CoalesceLimits, ResolvedConfig } from './config.js';
+import {
+  callOutboundAlone,
+  checkPayload,
+  ENVELOPE_ACCEPT,
+  MAX_READ_RETRIES,
+  openCachesFor,
+  plainError,
+  postRequest,
+  transportError,
+  type OutboundCall,
+} from './outbound-call.js';
+import { isConnectionError } from './transport.js';
+
+export const PIPELINE_PATH = '/api/v2/proxy/pipeline';
+
+/**
+ * Sends one data-plane call: sessionless calls through the config's pipeliner (when coalescing
+ * is on), everything else alone. The answer is the same either way.
+ */
+export function sendOutbound(cfg: ResolvedConfig, call: OutboundCall, signal?: AbortSignal): Promise<OutboundResponsePayload> {
+  if (cfg.coalesce === null || call.sessionId) return callOutboundAlone(cfg, call, signal);
+  return pipelinerFor(cfg, cfg.coalesce).submit(call, signal);
+}
+
+const pipeliners = new WeakMap<ResolvedConfig, OutboundPipeliner>();
+function pipelinerFor(cfg: ResolvedConfig, limits: CoalesceLimits): OutboundPipeliner {
+  let p = pipeliners.get(cfg);
+  if (p === undefined) pipeliners.set(cfg, (p = new OutboundPipeliner(cfg, limits)));
+  return p;
+}
+
+/**
+ * A call that took this long on the server held up every call of its pipeline that long: its
+ * statement is sent alone for a while (SLOW_FOR_MS), as is one whose caller gave up waiting.
+ */
+const SLOW_MS = 20;
+const SLOW_FOR_MS = 30_000;
+
+/** What identifies a statement for that purpose: its operation and SQL text (params aside). */
+function statementKey(call: OutboundCall): string {
+  const p = call.payload as { sql?: unknown; statements?: Array<{ sql?: unknown }>; table?: unknown };
+  const text = typeof p.sql === 'string' ? p.sql : Array.isArray(p.statements) ? p.statements.map((s) => String(s.sql)).join('\0') : String(p.table);
+  return `${call.operation}\0${text}`;
+}
+
+interface Queued {
+  call: OutboundCall;
+  /** `{"operation":…,"payload":…}`, serialized once: a pipeline body is these joined. */
+  json: string;
+  key: string;
+  signal: AbortSignal | undefined;
+  settled: boolean;
+  resolve(payload: OutboundResponsePayload): void;
+  reject(err: unknown): void;
+  onAbort?: () => void;
+}
+
+/**
+ * Opportunistic pipelining of one-shot calls, the driver's counterpart of the server's batch
+ * signing (DESIGN §8). While no exchange is in flight a call goes out at once, alone, exactly as
+ * before: no added latency when idle. While exchanges are in flight, the calls of one event-loop
+ * turn wait for its end and then travel together as one POST /api/v2/proxy/pipeline: one HTTP
+ * exchange, one envelope, one verification for all of them. Nothing caps the exchanges in
+ * flight, so a slow query never holds up the calls behind it. Under 32 concurrent callers most
+ * of a call's cost was per exchange, on both sides; coalesced, a call costs a fraction of it.
+ */
+export class OutboundPipeliner {
+  #inFlight = 0;
+  #queue: Queued[] = [];
+  #flushScheduled = false;
+  /** The proxy has no pipeline route (an older one): every call goes alone from then on. */
+  #unsupported = false;
+  #maxBodyBytes: number;
+  readonly #maxCalls: number;
+  /** Statement key → until when it goes alone. Bounded in count and in key bytes. */
+  readonly #slow = new LruCache<string, number>(1000, { maxWeight: 4 * 1024 * 1024, weigh: (k) => k.length * 2 });
+
+  constructor(
+    private readonly cfg: ResolvedConfig,
+    limits: CoalesceLimits,
+  ) {
+    this.#maxCalls = Math.max(1, Math.min(PIPELINE_MAX_CALLS, Math.floor(limits.maxCalls)));
+    this.#maxBodyBytes = limits.maxBodyBytes;
+  }
+
+  submit(call: OutboundCall, signal?: AbortSignal): Promise<OutboundResponsePayload> {
+    if (this.#unsupported || this.#maxCalls === 1 || (this.#inFlight === 0 && this.#queue.length === 0)) return this.#alone(call, signal);
+    const key = statementKey(call);
+    const slowUntil = this.#slow.get(key);
+    if (slowUntil !== undefined && slowUntil > Date.now()) return this.#alone(call, signal);
+    const json = JSON.stringify({ operation: call.operation, payload: call.payload });
+    // Bytes, not characters, bound the body: a UTF-16 length can be up to 3x short of it.
+    if (Buffer.byteLength(json, 'utf8') > this.#maxBodyBytes / 4) return this.#alone(call, signal);
+    return new Promise((resolve, reject) => {
+      const item: Queued = { call, json, key, signal, settled: false, resolve, reject };
+      if (signal) {
+        if (signal.aborted) {
+          reject(signal.reason);
+          return;
+        }
+        item.onAbort = () => {
+          const i = this.#queue.indexOf(item);
+          if (i !== -1) this.#queue.splice(i, 1);
+          settle(item, () => reject(signal.reason));
+        };
+        signal.addEventListener('abort', item.onAbort, { once: true });
+      }
+      this.#queue.push(item);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  async #alone(call: OutboundCall, signal: AbortSignal | undefined): Promise<OutboundResponsePayload> {
+    this.#inFlight++;
+    try {
+      return await callOutboundAlone(this.cfg, call, signal);
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    while (this.#queue.length > 0) {
+      const batch: Queued[] = [];
+      let bytes = 0;
+      while (batch.length < this.#maxCalls && this.#queue.length > 0) {
+        const next = this.#queue[0]!;
+        const size = Buffer.byteLength(next.json, 'utf8') + 1;
+        if (batch.length > 0 && bytes + size > this.#maxBodyBytes) break;
+        batch.push(this.#queue.shift()!);
+        bytes += size;
+      }
+      if (batch.length === 1) {
+        const [only] = batch as [Queued];
+        void this.#alone(only.call, only.signal).then(
+          (payload) => settle(only, () => only.resolve(payload)),
+          (err: unknown) => settle(only, () => only.reject(err)),
+        );
+      } else void this.#exchange(batch);
+    }
+  }
+
+  /** One pipeline exchange; settles every call of the batch, whatever happens. */
+  async #exchange(batch: Queued[]): Promise<void> {
+    this.#inFlight++;
+    // The request is abandoned only when every call in it has been (query timeouts).
+    const controller = new AbortController();
+    const abandon = () => {
+      if (batch.every((q) => q.settled)) controller.abort();
+    };
+    for (const q of batch) q.signal?.addEventListener('abort', abandon, { once: true });
+    try {
+      const answers = await this.#send(batch, controller.signal);
+      if (answers === 'alone') {
+        for (const q of batch) {
+          void this.#alone(q.call, q.signal).then(
+            (payload) => settle(q, () => q.resolve(payload)),
+            (err: unknown) => settle(q, () => q.reject(err)),
+          );
+        }
+        return;
+      }
+      batch.forEach((q, i) => {
+        const answer = answers[i]!;
+        if (answer.elapsedMs >= SLOW_MS || q.settled) this.#slow.set(q.key, Date.now() + SLOW_FOR_MS);
+        settle(q, () => q.resolve(answer.payload));
+      });
+    } catch (err) {
+      for (const q of batch) settle(q, () => q.reject(err));
+    } finally {
+      for (const q of batch) q.signal?.removeEventListener('abort', abandon);
+      this.#inFlight--;
+    }
+  }
+
+  /**
+   * POSTs the batch and opens the one envelope against exactly the bytes sent. 'alone' when the
+   * proxy refused the exchange before running anything in a way a lone call would not meet
+   * (no pipeline route; a body limit below ours): the caller then sends each call alone.
+   */
+  async #send(batch: Queued[], signal: AbortSignal): Promise<Array<{ payload: OutboundResponsePayload; elapsedMs: number }> | 'alone'> {
+    const cfg = this.cfg;
+    // Like a lone read, a batch of reads is sent again after a refused or reset connection.
+    const attempts = batch.every((q) => q.call.operation === 'query') ? 1 + MAX_READ_RETRIES : 1;
+    for (let attempt = 1; ; attempt++) {
+      const requestId = newId('request');
+      const head = JSON.stringify({ integration_id: cfg.integrationId, request_id: requestId, recipient_key_id: cfg.keys.recipient.keyId });
+      const body = Buffer.from(`${head.slice(0, -1)},"calls":[${batch.map((q) => q.json).join(',')}]}`, 'utf8');
+      let res;
+      try {
+        const req = postRequest(cfg, PIPELINE_PATH, body, signal);
+        req.headers.accept = ENVELOPE_ACCEPT;
+        res = await cfg.transport.request(req);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        if (attempt < attempts && isConnectionError(err)) continue;
+        throw transportError(cfg, err);
+      }
+      if (res.status === 404) {
+        this.#unsupported = true;
+        return 'alone';
+      }
+      if (res.status === 413) {
+        this.#maxBodyBytes = Math.max(16 * 1024, Math.floor(body.length / 2));
+        return 'alone';
+      }
+      if (res.status !== 200) throw plainError(res.status, res.body);
+      let envelope: unknown = res.body;
+      if (!isBinaryEnvelopeType(res.contentType)) {
+        try {
+          envelope = JSON.parse(res.body.toString('utf8'));
+        } catch {
+          throw new EnvelopeVerificationError();
+        }
+      }
+      const payload = await openEnvelope(envelope, {
+        tenantId: cfg.tenantId,
+        requestId,
+        requestSha256: createHash('sha256').update(body).digest('hex'),
+        integrationId: cfg.integrationId,
+        recipient: { keyId: cfg.keys.recipient.keyId, secretKey: cfg.keys.recipient.secretKey },
+        signingKeys: cfg.keys.signingKeys,
+        hmacKey: cfg.hmacKey,
+        ...openCachesFor(cfg),
+      });
+      const answers = (payload as { pipeline?: unknown } | null)?.pipeline;
+      // Verified, so the proxy said this; a proxy that says it wrongly is still not believed.
+      if (!Array.isArray(answers) || answers.length !== batch.length) {
+        throw new QsError('QS_TRANSPORT', 'the QuantaSeal proxy answered a pipeline with a payload this driver does not understand');
+      }
+      return answers.map((a: unknown) => {
+        const elapsed = (a as { elapsed_ms?: unknown } | null)?.elapsed_ms;
+        return { payload: checkPayload(a), elapsedMs: typeof elapsed === 'number' ? elapsed : 0 };
+      });
+    }
+  }
+}
+
+function settle(q: Queued, fn: () => void): void {
+  if (q.settled) return;
+  q.settled = true;
+  if (q.onAbort) q.signal?.removeEventListener('abort', q.onAbort);
+  fn();
+}
