@@ -38,10 +38,12 @@ function pipelinerFor(cfg: ResolvedConfig, limits: CoalesceLimits): OutboundPipe
 }
 
 /**
- * A call that took this long on the server held up every call of its pipeline that long: its
- * statement is sent alone for a while (SLOW_FOR_MS), as is one whose caller gave up waiting.
+ * A call that took at least SLOW_MS on the server, and SLOW_FACTOR times as long as the typical
+ * call of its pipeline, held the others up: its statement is sent alone for SLOW_FOR_MS, as is
+ * one whose caller gave up waiting.
  */
 const SLOW_MS = 20;
+const SLOW_FACTOR = 4;
 const SLOW_FOR_MS = 30_000;
 
 /** What identifies a statement for that purpose: its operation and SQL text (params aside). */
@@ -172,9 +174,14 @@ export class OutboundPipeliner {
         }
         return;
       }
+      // Under load every call waits on the busy server, so only a call far slower than its
+      // companions held them up (the lower median: with two calls, the faster one).
+      const sorted = answers.map((a) => a.elapsedMs).sort((a, b) => a - b);
+      const typical = sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
       batch.forEach((q, i) => {
         const answer = answers[i]!;
-        if (answer.elapsedMs >= SLOW_MS || q.settled) this.#slow.set(q.key, Date.now() + SLOW_FOR_MS);
+        const heldUp = answer.elapsedMs >= SLOW_MS && answer.elapsedMs >= SLOW_FACTOR * typical;
+        if (heldUp || q.settled) this.#slow.set(q.key, Date.now() + SLOW_FOR_MS);
         settle(q, () => q.resolve(answer.payload));
       });
     } catch (err) {
