@@ -299,6 +299,25 @@ describe('QsPool coalescing of concurrent one-shot queries', () => {
     }
   });
 
+  it('statements that are all equally slow keep travelling together: nobody held anybody up', async () => {
+    const transport = countingTransport(full.url);
+    const pool = poolFor(full, { transport });
+    const evenSql = 'SELECT pg_sleep(0.03), $1::int AS n';
+    const round = async () => {
+      const warm = pool.query('SELECT pg_sleep(0.05)');
+      await Promise.all([warm, ...ids.slice(0, 8).map((id) => pool.query(evenSql, [id]))]);
+    };
+    try {
+      await round();
+      transport.sent.length = 0;
+      await round();
+      // 30 ms each (a busy server makes every call slow alike): still coalesced the second time.
+      expect(transport.sent.filter((s) => s.body.includes('pg_sleep(0.03)') && s.path.endsWith('/pipeline'))).toHaveLength(1);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('refuses bad coalesce options with QS_CONFIG', () => {
     for (const coalesce of ['yes', { maxCalls: 0 }, { maxCalls: PIPELINE_MAX_CALLS + 1 }, { maxBodyBytes: 10 }, { other: 1 }]) {
       expect(() => poolFor(full, { coalesce })).toThrow(expect.objectContaining({ code: 'QS_CONFIG' }) as Error);
