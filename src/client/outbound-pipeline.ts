@@ -166,7 +166,8 @@ export class OutboundPipeliner {
     try {
       const answers = await this.#send(batch, controller.signal);
       if (answers === 'alone') {
-        for (const q of batch) {
+        // Callers that gave up meanwhile are not sent again.
+        for (const q of batch.filter((c) => !c.settled)) {
           void this.#alone(q.call, q.signal).then(
             (payload) => settle(q, () => q.resolve(payload)),
             (err: unknown) => settle(q, () => q.reject(err)),
@@ -215,15 +216,20 @@ export class OutboundPipeliner {
         if (attempt < attempts && isConnectionError(err)) continue;
         throw transportError(cfg, err);
       }
-      if (res.status === 404) {
-        this.#unsupported = true;
-        return 'alone';
+      if (res.status !== 200) {
+        // Only the proxy's own refusals, which come before any call ran, are safe to answer by
+        // sending the calls again (writes included); a 404 page of something in between is not.
+        const refusal = plainError(res.status, res.body);
+        if (res.status === 404 && refusal.code === 'QS_NOT_FOUND') {
+          this.#unsupported = true;
+          return 'alone';
+        }
+        if (res.status === 413 && refusal.code === 'QS_BODY_TOO_LARGE') {
+          this.#maxBodyBytes = Math.max(16 * 1024, Math.floor(body.length / 2));
+          return 'alone';
+        }
+        throw refusal;
       }
-      if (res.status === 413) {
-        this.#maxBodyBytes = Math.max(16 * 1024, Math.floor(body.length / 2));
-        return 'alone';
-      }
-      if (res.status !== 200) throw plainError(res.status, res.body);
       let envelope: unknown = res.body;
       if (!isBinaryEnvelopeType(res.contentType)) {
         try {

@@ -160,7 +160,9 @@ function countingTransport(url: string, opts: { refusePipeline?: number } = {}):
       paths.push(req.path);
       sent.push({ path: req.path, body: req.body?.toString('utf8') ?? '' });
       if (opts.refusePipeline !== undefined && req.path.endsWith('/pipeline')) {
-        return { status: opts.refusePipeline, body: Buffer.from(JSON.stringify({ success: false, error: { code: 'QS_NOT_FOUND', message: 'no such route' } })), contentType: 'application/json' };
+        // What the proxy itself answers: fastify's 404 for an unknown route, its 413 for a body over the limit.
+        const code = opts.refusePipeline === 413 ? 'QS_BODY_TOO_LARGE' : opts.refusePipeline === 404 ? 'QS_NOT_FOUND' : 'QS_TRANSPORT';
+        return { status: opts.refusePipeline, body: Buffer.from(JSON.stringify({ success: false, error: { code, message: 'refused' } })), contentType: 'application/json' };
       }
       return inner.request(req);
     },
@@ -255,6 +257,34 @@ describe('QsPool coalescing of concurrent one-shot queries', () => {
     } finally {
       await pool.end();
     }
+  });
+
+  it('a 404 that is not the proxy\'s own (a page of something in between) is an error, never a reason to send writes again', async () => {
+    const inner = httpTransport(new URL(full.url).origin);
+    const paths: string[] = [];
+    const transport: QsTransport = {
+      async request(req) {
+        paths.push(req.path);
+        if (req.path.endsWith('/pipeline')) return { status: 404, body: Buffer.from('<html>Not Found</html>'), contentType: 'text/html' };
+        return inner.request(req);
+      },
+    };
+    const pool = poolFor(full, { transport });
+    try {
+      const insert = `INSERT INTO ${schema}.items (id, name) VALUES ($1, 'lb') ON CONFLICT (id) DO UPDATE SET name = items.name || '+'`;
+      const outcomes = await Promise.allSettled([pool.query('SELECT pg_sleep(0.05)'), ...[2001, 2002, 2003].map((id) => pool.query(insert, [id]))]);
+      expect(paths.some((p) => p.endsWith('/pipeline'))).toBe(true);
+      // The three INSERTs went in one pipeline that got the foreign 404: refused, not resent.
+      expect(outcomes.slice(1).map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+      expect((await admin.query(`SELECT count(*)::int AS n FROM ${schema}.items WHERE id >= 2001`)).rows[0].n).toBe(0);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('an integration cannot be given fields it does not have (the pipeline schema is the pipeline route\'s alone)', async () => {
+    const res = await api(full.url, 'PATCH', `/api/v2/integrations/${full.integrationId}`, { apiKey: full.apiKey, body: { pipeline: { calls: [] } } });
+    expect([res.status, res.body.error?.code]).toEqual([400, 'QS_INVALID_REQUEST']);
   });
 
   it('a query that times out in a pipeline fails alone with pg\'s timeout error; the rest of its pipeline answers', async () => {

@@ -14,29 +14,6 @@ const integrationProperties = {
   allowed_operations: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 64 } },
   tokenization: { type: 'object' },
   limits: { type: 'object' },
-  pipeline: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['integration_id', 'request_id', 'calls'],
-    properties: {
-      integration_id: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' },
-      request_id: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' },
-      recipient_key_id: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' },
-      // Sessionless calls only: a session is one connection's state, which a pipeline's
-      // concurrent calls cannot share.
-      calls: {
-        type: 'array',
-        minItems: 1,
-        maxItems: PIPELINE_MAX_CALLS,
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['operation', 'payload'],
-          properties: { operation: { type: 'string', pattern: '^[a-z_]{1,64}$' }, payload: { type: 'object' } },
-        },
-      },
-    },
-  },
 } as const;
 
 export const schemas = {
