@@ -8,7 +8,7 @@ import { newId } from '../protocol/ids.js';
 import { MerkleRootCache } from '../protocol/merkle-root-cache.js';
 import type { Operation, OutboundRequest, OutboundResponsePayload } from '../protocol/wire.js';
 import type { ResolvedConfig } from './config.js';
-import { isConnectionError, type QsTransportRequest } from './transport.js';
+import { isConnectionError, type QsTransportRequest, type QsTransportResponse } from './transport.js';
 
 /** One data-plane call: what to run, and under which session. */
 export interface OutboundCall {
@@ -24,7 +24,7 @@ export const MAX_READ_RETRIES = 2;
 export const OUTBOUND_PATH = '/api/v2/proxy/outbound';
 
 /** The driver takes envelopes in the binary form (no base64 of the rows), JSON still accepted. */
-export const ENVELOPE_ACCEPT = `${ENVELOPE_BINARY_MEDIA_TYPE}, application/json;q=0.5`;
+const ENVELOPE_ACCEPT = `${ENVELOPE_BINARY_MEDIA_TYPE}, application/json;q=0.5`;
 
 /**
  * What the driver remembers per resolved config (that is, per pool and its keys): batch roots
@@ -32,7 +32,7 @@ export const ENVELOPE_ACCEPT = `${ENVELOPE_BINARY_MEDIA_TYPE}, application/json;
  * (DESIGN §8), and decapsulations already done, so envelopes sharing a server encapsulation pay one.
  */
 const openCaches = new WeakMap<ResolvedConfig, { rootCache: MerkleRootCache; kemCache: DecapsulationCache }>();
-export function openCachesFor(cfg: ResolvedConfig): { rootCache: MerkleRootCache; kemCache: DecapsulationCache } {
+function openCachesFor(cfg: ResolvedConfig): { rootCache: MerkleRootCache; kemCache: DecapsulationCache } {
   let caches = openCaches.get(cfg);
   if (caches === undefined) openCaches.set(cfg, (caches = { rootCache: new MerkleRootCache(), kemCache: new DecapsulationCache() }));
   return caches;
@@ -57,39 +57,60 @@ export async function callOutboundAlone(cfg: ResolvedConfig, call: OutboundCall,
       recipient_key_id: cfg.keys.recipient.keyId,
     };
     const body = Buffer.from(JSON.stringify(request), 'utf8');
-    let res;
-    try {
-      const req = postRequest(cfg, OUTBOUND_PATH, body, signal);
-      req.headers.accept = ENVELOPE_ACCEPT;
-      res = await cfg.transport.request(req);
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      if (attempt < attempts && isConnectionError(err)) continue;
-      throw transportError(cfg, err);
-    }
+    const res = await postForEnvelope(cfg, OUTBOUND_PATH, body, signal, attempt < attempts);
+    if (res === 'retry') continue;
     if (res.status !== 200) throw plainError(res.status, res.body);
-    // The binary form is opened from the bytes themselves; a proxy that answers JSON (an older
-    // one, or a relay that rewrote the answer) still works.
-    let envelope: unknown = res.body;
-    if (!isBinaryEnvelopeType(res.contentType)) {
-      try {
-        envelope = JSON.parse(res.body.toString('utf8'));
-      } catch {
-        throw new EnvelopeVerificationError();
-      }
-    }
-    const payload = await openEnvelope(envelope, {
-      tenantId: cfg.tenantId,
-      requestId,
-      requestSha256: createHash('sha256').update(body).digest('hex'),
-      integrationId: cfg.integrationId,
-      recipient: { keyId: cfg.keys.recipient.keyId, secretKey: cfg.keys.recipient.secretKey },
-      signingKeys: cfg.keys.signingKeys,
-      hmacKey: cfg.hmacKey,
-      ...openCachesFor(cfg),
-    });
-    return checkPayload(payload);
+    return checkPayload(await openAnswer(cfg, res, requestId, body));
   }
+}
+
+/**
+ * POSTs a data-plane body, asking for the binary envelope. 'retry' when the connection was
+ * refused or reset before any answer and `mayRetry` (a read); any other failure throws QsError.
+ */
+export async function postForEnvelope(
+  cfg: ResolvedConfig,
+  path: string,
+  body: Buffer,
+  signal: AbortSignal | undefined,
+  mayRetry: boolean,
+): Promise<QsTransportResponse | 'retry'> {
+  try {
+    const req = postRequest(cfg, path, body, signal);
+    req.headers.accept = ENVELOPE_ACCEPT;
+    return await cfg.transport.request(req);
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    if (mayRetry && isConnectionError(err)) return 'retry';
+    throw transportError(cfg, err);
+  }
+}
+
+/**
+ * Verifies and opens the envelope of a 200 answer against exactly the bytes sent (request id,
+ * SHA-256 of the body, tenant, integration, pinned signing keys, HMAC key).
+ */
+export async function openAnswer(cfg: ResolvedConfig, res: QsTransportResponse, requestId: string, body: Buffer): Promise<unknown> {
+  // The binary form is opened from the bytes themselves; a proxy that answers JSON (an older
+  // one, or a relay that rewrote the answer) still works.
+  let envelope: unknown = res.body;
+  if (!isBinaryEnvelopeType(res.contentType)) {
+    try {
+      envelope = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw new EnvelopeVerificationError();
+    }
+  }
+  return openEnvelope(envelope, {
+    tenantId: cfg.tenantId,
+    requestId,
+    requestSha256: createHash('sha256').update(body).digest('hex'),
+    integrationId: cfg.integrationId,
+    recipient: { keyId: cfg.keys.recipient.keyId, secretKey: cfg.keys.recipient.secretKey },
+    signingKeys: cfg.keys.signingKeys,
+    hmacKey: cfg.hmacKey,
+    ...openCachesFor(cfg),
+  });
 }
 
 /** The request shape every call to the proxy shares (JSON body, API key header). */

@@ -1,23 +1,9 @@
-import { createHash } from 'node:crypto';
-import { openEnvelope } from '../protocol/envelope.js';
-import { EnvelopeVerificationError, QsError } from '../protocol/errors.js';
+import { QsError } from '../protocol/errors.js';
 import { newId } from '../protocol/ids.js';
 import { LruCache } from '../protocol/lru-cache.js';
-import { isBinaryEnvelopeType } from '../protocol/wire-envelope.js';
 import { PIPELINE_MAX_CALLS, type OutboundResponsePayload } from '../protocol/wire.js';
 import type { CoalesceLimits, ResolvedConfig } from './config.js';
-import {
-  callOutboundAlone,
-  checkPayload,
-  ENVELOPE_ACCEPT,
-  MAX_READ_RETRIES,
-  openCachesFor,
-  plainError,
-  postRequest,
-  transportError,
-  type OutboundCall,
-} from './outbound-call.js';
-import { isConnectionError } from './transport.js';
+import { callOutboundAlone, checkPayload, MAX_READ_RETRIES, openAnswer, plainError, postForEnvelope, type OutboundCall } from './outbound-call.js';
 
 export const PIPELINE_PATH = '/api/v2/proxy/pipeline';
 
@@ -132,6 +118,14 @@ export class OutboundPipeliner {
     }
   }
 
+  /** A queued call that goes alone after all; it settles whatever happens. */
+  #sendAlone(q: Queued): void {
+    void this.#alone(q.call, q.signal).then(
+      (payload) => settle(q, () => q.resolve(payload)),
+      (err: unknown) => settle(q, () => q.reject(err)),
+    );
+  }
+
   #flush(): void {
     this.#flushScheduled = false;
     while (this.#queue.length > 0) {
@@ -144,13 +138,8 @@ export class OutboundPipeliner {
         batch.push(this.#queue.shift()!);
         bytes += size;
       }
-      if (batch.length === 1) {
-        const [only] = batch as [Queued];
-        void this.#alone(only.call, only.signal).then(
-          (payload) => settle(only, () => only.resolve(payload)),
-          (err: unknown) => settle(only, () => only.reject(err)),
-        );
-      } else void this.#exchange(batch);
+      if (batch.length === 1) this.#sendAlone(batch[0]!);
+      else void this.#exchange(batch);
     }
   }
 
@@ -167,12 +156,7 @@ export class OutboundPipeliner {
       const answers = await this.#send(batch, controller.signal);
       if (answers === 'alone') {
         // Callers that gave up meanwhile are not sent again.
-        for (const q of batch.filter((c) => !c.settled)) {
-          void this.#alone(q.call, q.signal).then(
-            (payload) => settle(q, () => q.resolve(payload)),
-            (err: unknown) => settle(q, () => q.reject(err)),
-          );
-        }
+        for (const q of batch.filter((c) => !c.settled)) this.#sendAlone(q);
         return;
       }
       // Under load every call waits on the busy server, so only a call far slower than its
@@ -206,16 +190,8 @@ export class OutboundPipeliner {
       const requestId = newId('request');
       const head = JSON.stringify({ integration_id: cfg.integrationId, request_id: requestId, recipient_key_id: cfg.keys.recipient.keyId });
       const body = Buffer.from(`${head.slice(0, -1)},"calls":[${batch.map((q) => q.json).join(',')}]}`, 'utf8');
-      let res;
-      try {
-        const req = postRequest(cfg, PIPELINE_PATH, body, signal);
-        req.headers.accept = ENVELOPE_ACCEPT;
-        res = await cfg.transport.request(req);
-      } catch (err) {
-        if (signal.aborted) throw err;
-        if (attempt < attempts && isConnectionError(err)) continue;
-        throw transportError(cfg, err);
-      }
+      const res = await postForEnvelope(cfg, PIPELINE_PATH, body, signal, attempt < attempts);
+      if (res === 'retry') continue;
       if (res.status !== 200) {
         // Only the proxy's own refusals, which come before any call ran, are safe to answer by
         // sending the calls again (writes included); a 404 page of something in between is not.
@@ -230,24 +206,7 @@ export class OutboundPipeliner {
         }
         throw refusal;
       }
-      let envelope: unknown = res.body;
-      if (!isBinaryEnvelopeType(res.contentType)) {
-        try {
-          envelope = JSON.parse(res.body.toString('utf8'));
-        } catch {
-          throw new EnvelopeVerificationError();
-        }
-      }
-      const payload = await openEnvelope(envelope, {
-        tenantId: cfg.tenantId,
-        requestId,
-        requestSha256: createHash('sha256').update(body).digest('hex'),
-        integrationId: cfg.integrationId,
-        recipient: { keyId: cfg.keys.recipient.keyId, secretKey: cfg.keys.recipient.secretKey },
-        signingKeys: cfg.keys.signingKeys,
-        hmacKey: cfg.hmacKey,
-        ...openCachesFor(cfg),
-      });
+      const payload = await openAnswer(cfg, res, requestId, body);
       const answers = (payload as { pipeline?: unknown } | null)?.pipeline;
       // Verified, so the proxy said this; a proxy that says it wrongly is still not believed.
       if (!Array.isArray(answers) || answers.length !== batch.length) {
