@@ -65,6 +65,8 @@ export interface MachineInfo {
 /** Everything `bench/results/latest.json` holds. */
 export interface BenchReport {
   mode: 'full' | 'quick';
+  /** Unmeasured load each target ran first (point SELECTs at 32 in flight, then at 1), ms. */
+  targetWarmupMs: number;
   /** Measured time per cell, split into `slices` slices, each after `warmupMs` of warm-up. */
   measureMs: number;
   warmupMs: number;

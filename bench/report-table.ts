@@ -51,7 +51,7 @@ export function markdownReport(report: BenchReport): string {
   const m = report.machine;
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   const lines = [
-    `Run of ${m.date.slice(0, 10)} (\`npm run bench\`, ${report.mode} mode: ${report.measureMs / 1000} s measured per cell, in ${report.slices} slices interleaved across targets, each after ${report.warmupMs / 1000} s of warm-up), commit \`${m.gitCommit}\`,`,
+    `Run of ${m.date.slice(0, 10)} (\`npm run bench\`, ${report.mode} mode: ${report.targetWarmupMs / 1000} s of warm-up per target, then ${report.measureMs / 1000} s measured per cell, in ${report.slices} slices interleaved across targets, each after ${report.warmupMs / 1000} s of warm-up), commit \`${m.gitCommit}\`,`,
     `on ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB, ${m.os}; Node ${m.node}; ${m.postgres} on the same host (loopback);`,
     `1-minute load average at the start ${m.loadAverage1m}.`,
     '',

@@ -62,12 +62,12 @@ const wantedScenarios = new Set<string>(flags.scenarios?.split(',').map((s) => s
 for (const s of wantedScenarios) if (!(SCENARIO_IDS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (known: ${SCENARIO_IDS.join(', ')})`);
 for (const t of wanted) if (!(TARGET_IDS as readonly string[]).includes(t)) throw new Error(`unknown target ${t} (known: ${TARGET_IDS.join(', ')})`);
 
-// Full: ~2.5 minutes for 4 targets × 7 scenarios on 2 cores (each cell: 4 slices of 0.25 s
-// warm-up + 0.75 s measured; RSS under 32 in flight: 4 s continuous). Quick: a smoke test that
-// every cell works.
+// Full: ~3 minutes for 4 targets × 7 scenarios on 2 cores (each target: 10 s of warm-up; each
+// cell: 4 slices of 0.25 s warm-up + 0.75 s measured; RSS under 32 in flight: 4 s continuous).
+// Quick: a smoke test that every cell works.
 const timing: RunTiming = flags.quick
   ? { targetWarmupMs: 400, warmupMs: 100, measureMs: 400, slices: 2, sustainedRssMs: 400 }
-  : { targetWarmupMs: 4000, warmupMs: 250, measureMs: 3000, slices: 4, sustainedRssMs: 4000 };
+  : { targetWarmupMs: 10_000, warmupMs: 250, measureMs: 3000, slices: 4, sustainedRssMs: 4000 };
 
 const profileDir = (id: TargetId) => path.join(resultsDir, 'profiles', id);
 function profileOpts(id: TargetId): { cpuProfDir?: string } {
@@ -118,7 +118,7 @@ async function main(): Promise<number> {
   const targets: BenchReport['targets'] = [];
   const profiles: string[] = [];
   progress(
-    `bench (${flags.quick ? 'quick' : 'full'}): ${timing.slices} slices of ${timing.warmupMs} ms warm-up + ${timing.measureMs / timing.slices} ms per cell, schema ${schema.name}`,
+    `bench (${flags.quick ? 'quick' : 'full'}): ${timing.targetWarmupMs / 1000} s of warm-up per target, then ${timing.slices} slices of ${timing.warmupMs} ms warm-up + ${timing.measureMs / timing.slices} ms per cell, schema ${schema.name}`,
   );
   const running: BenchTarget[] = [];
   try {
@@ -158,6 +158,7 @@ async function main(): Promise<number> {
   addDirectRatios(cells);
   const report: BenchReport = {
     mode: flags.quick ? 'quick' : 'full',
+    targetWarmupMs: timing.targetWarmupMs,
     measureMs: timing.measureMs,
     warmupMs: timing.warmupMs,
     slices: timing.slices,
