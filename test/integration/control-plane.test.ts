@@ -58,6 +58,20 @@ describe('tenant isolation: 404, never 403, for another tenant’s ids', () => {
 describe('bad input: a stable code and nothing written', () => {
   const cases: Array<[string, () => Promise<{ status: number; body: { error?: { code: string } } }>, number, string]> = [
     ['malformed JSON', () => api(server.url, 'POST', '/api/v2/vault/seal', { apiKey: a.apiKey, rawBody: '{"credential_type": "database_dsn", ' }), 400, 'QS_MALFORMED_JSON'],
+    ...(
+      [
+        ['a __proto__ key', '"__proto__": {"polluted": true}'],
+        ['a __proto__ key spelled with \\u escapes', '"\\u005f_pr\\u006fto__": {"polluted": true}'],
+        ['a constructor key', '"values2": {"constructor": {"prototype": {"polluted": true}}}'],
+      ] as const
+    ).map(
+      ([what, member]): (typeof cases)[number] => [
+        what,
+        () => api(server.url, 'POST', '/api/v2/vault/seal', { apiKey: a.apiKey, rawBody: `{"credential_type": "database_dsn", "values": {"dsn": ${JSON.stringify(databaseUrl())}}, ${member}}` }),
+        400,
+        'QS_MALFORMED_JSON',
+      ],
+    ),
     ['wrong types', () => api(server.url, 'POST', '/api/v2/vault/seal', { apiKey: a.apiKey, body: { credential_type: 'database_dsn', values: { dsn: 42 } } }), 400, 'QS_INVALID_REQUEST'],
     ['unknown field', () => api(server.url, 'POST', '/api/v2/vault/seal', { apiKey: a.apiKey, body: { credential_type: 'database_dsn', values: { dsn: databaseUrl() }, extra: 1 } }), 400, 'QS_INVALID_REQUEST'],
     ['non-postgres DSN', () => api(server.url, 'POST', '/api/v2/vault/seal', { apiKey: a.apiKey, body: { credential_type: 'database_dsn', values: { dsn: 'mysql://root:pw@db/x' } } }), 400, 'QS_INVALID_DSN'],

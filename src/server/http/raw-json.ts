@@ -23,15 +23,24 @@ export function registerRawJsonParser(app: FastifyInstance): void {
       return;
     }
     try {
-      done(
-        null,
-        JSON.parse(raw.toString('utf8'), (key, value: unknown) => {
-          if (key === '__proto__' || key === 'constructor') throw new SyntaxError(`forbidden key "${key}"`);
-          return value;
-        }),
-      );
+      const text = raw.toString('utf8');
+      done(null, mightNameForbiddenKey(text) ? JSON.parse(text, refuseForbiddenKeys) : JSON.parse(text));
     } catch (err) {
       done(new QsError('QS_MALFORMED_JSON', `the request body is not valid JSON: ${(err as Error).message}`), undefined);
     }
   });
+}
+
+function refuseForbiddenKeys(key: string, value: unknown): unknown {
+  if (key === '__proto__' || key === 'constructor') throw new SyntaxError(`forbidden key "${key}"`);
+  return value;
+}
+
+/**
+ * False only when no key of `text` can be `__proto__` or `constructor`: neither name appears, and
+ * no `\u` escape could spell one. Only such bodies skip the reviver: it calls back for every
+ * value, and made parsing 1 MB of INSERT parameters 6-7x slower (19 ms against 2.9 ms here).
+ */
+function mightNameForbiddenKey(text: string): boolean {
+  return text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
 }
