@@ -26,7 +26,7 @@ function pipelinerFor(cfg: ResolvedConfig, limits: CoalesceLimits): OutboundPipe
 /**
  * A call that took at least SLOW_MS on the server, and SLOW_FACTOR times as long as the typical
  * call of its pipeline, held the others up: its statement is sent alone for SLOW_FOR_MS, as is
- * one whose caller gave up waiting.
+ * one whose caller gave up waiting and a read whose answer was too large to share a pipeline.
  */
 const SLOW_MS = 20;
 const SLOW_FACTOR = 4;
@@ -166,8 +166,11 @@ export class OutboundPipeliner {
       batch.forEach((q, i) => {
         const answer = answers[i]!;
         const heldUp = answer.elapsedMs >= SLOW_MS && answer.elapsedMs >= SLOW_FACTOR * typical;
-        if (heldUp || q.settled) this.#slow.set(q.key, Date.now() + SLOW_FOR_MS);
-        settle(q, () => q.resolve(answer.payload));
+        const tooLarge = withheldForSize(answer.payload) && q.call.operation === 'query';
+        if (heldUp || tooLarge || q.settled) this.#slow.set(q.key, Date.now() + SLOW_FOR_MS);
+        // A read whose answer did not fit beside the others runs again alone (it changed nothing).
+        if (tooLarge && !q.settled) this.#sendAlone(q);
+        else settle(q, () => q.resolve(answer.payload));
       });
     } catch (err) {
       for (const q of batch) settle(q, () => q.reject(err));
@@ -218,6 +221,11 @@ export class OutboundPipeliner {
       });
     }
   }
+}
+
+/** The proxy left this answer out of the pipeline for its size (QS_PIPELINE_ANSWER_TOO_LARGE). */
+function withheldForSize(payload: OutboundResponsePayload): boolean {
+  return 'error' in payload && payload.error.qs_code === 'QS_PIPELINE_ANSWER_TOO_LARGE';
 }
 
 function settle(q: Queued, fn: () => void): void {

@@ -39,6 +39,11 @@ export const ERROR_CODES = {
   QS_SESSION_NOT_FOUND: { status: 404, sqlstate: '08003', description: 'The session does not exist, expired or belongs to another integration.' },
   QS_SESSION_LIMIT: { status: 429, sqlstate: '53300', description: "The integration's session cap is reached." },
   QS_MAX_ROWS: { status: 400, sqlstate: '54000', description: "The result exceeds the integration's max_rows limit." },
+  QS_PIPELINE_ANSWER_TOO_LARGE: {
+    status: 413,
+    sqlstate: '54000',
+    description: "A read's answer was left out of a pipeline whose answers together exceed the proxy's pipeline answer limit; the driver runs the read again alone.",
+  },
   QS_DB_AUTH_FAILED: { status: 502, sqlstate: '28P01', description: 'PostgreSQL refused the sealed credential; rotate it via POST /api/v2/vault/rotate/{credential_id}.' },
   QS_DB_TLS: { status: 502, sqlstate: '08006', description: 'The TLS connection to PostgreSQL failed; check sslmode=require and the server certificate.' },
   QS_DB_UNAVAILABLE: { status: 503, sqlstate: '08001', description: 'PostgreSQL is unreachable.' },

@@ -1,6 +1,14 @@
 import path from 'node:path';
 import type { BackendChoice } from '../crypto/select-backend.js';
 
+/**
+ * Default bound on the summed answers of one pipeline, bytes of JSON (QS_PIPELINE_ANSWER_LIMIT).
+ * A pipeline is answered by one payload that the proxy serializes and the driver parses whole, so
+ * sixteen reads of 20 MB each, each fine alone, would together pass the driver's 256 MB payload
+ * bound (and V8's ~512 MB string length) and fail every caller.
+ */
+export const DEFAULT_PIPELINE_ANSWER_LIMIT = 64 * 1024 * 1024;
+
 /** Everything `quantaseal serve` can be told, from flags or QS_* environment variables. */
 export interface ServerConfig {
   host: string;
@@ -16,6 +24,8 @@ export interface ServerConfig {
   tls?: { cert: string; key: string };
   /** Largest request body accepted, bytes. */
   bodyLimit: number;
+  /** Largest summed answer of one pipeline, bytes of JSON; larger reads' answers are sent alone. */
+  pipelineAnswerLimit: number;
   logLevel: string;
   cryptoBackend: BackendChoice;
 }
@@ -35,6 +45,8 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
     awsKmsEndpoint: overrides.awsKmsEndpoint ?? env.QS_AWS_KMS_ENDPOINT,
     tls: cert && key ? { cert, key } : undefined,
     bodyLimit: overrides.bodyLimit ?? (env.QS_BODY_LIMIT ? Number(env.QS_BODY_LIMIT) : 8 * 1024 * 1024),
+    pipelineAnswerLimit:
+      overrides.pipelineAnswerLimit ?? envInteger(env, 'QS_PIPELINE_ANSWER_LIMIT', { min: 1024, max: 256 * 1024 * 1024 }) ?? DEFAULT_PIPELINE_ANSWER_LIMIT,
     logLevel: overrides.logLevel ?? env.QS_LOG_LEVEL ?? 'info',
     cryptoBackend: overrides.cryptoBackend ?? ((env.QS_CRYPTO_BACKEND as BackendChoice | undefined) || 'auto'),
   };

@@ -6,11 +6,12 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QsPool } from '../../src/client/qs-pool.js';
-import { httpTransport, type QsTransport } from '../../src/client/transport.js';
 import { openEnvelope } from '../../src/protocol/envelope.js';
 import { EnvelopeVerificationError } from '../../src/protocol/errors.js';
 import { deriveResponseHmacKey } from '../../src/protocol/keys.js';
 import { PIPELINE_MAX_CALLS, type WireError, type WireResult } from '../../src/protocol/wire.js';
+import { httpTransport, type QsTransport } from '../../src/client/transport.js';
+import { countingTransport } from '../helpers/counting-transport.js';
 import { databaseUrl, tempSchemaName } from '../helpers/pg.js';
 import { api, pipeline, provisionTenant, startTestServer, type Tenant, type TestServer } from '../helpers/proxy-server.js';
 
@@ -147,27 +148,6 @@ describe('POST /api/v2/proxy/pipeline', () => {
     );
   });
 });
-
-/** The default transport, counting the requests to each path and optionally refusing pipelines. */
-function countingTransport(url: string, opts: { refusePipeline?: number } = {}): QsTransport & { paths: string[]; sent: Array<{ path: string; body: string }> } {
-  const inner = httpTransport(new URL(url).origin);
-  const paths: string[] = [];
-  const sent: Array<{ path: string; body: string }> = [];
-  return {
-    paths,
-    sent,
-    async request(req) {
-      paths.push(req.path);
-      sent.push({ path: req.path, body: req.body?.toString('utf8') ?? '' });
-      if (opts.refusePipeline !== undefined && req.path.endsWith('/pipeline')) {
-        // What the proxy itself answers: fastify's 404 for an unknown route, its 413 for a body over the limit.
-        const code = opts.refusePipeline === 413 ? 'QS_BODY_TOO_LARGE' : opts.refusePipeline === 404 ? 'QS_NOT_FOUND' : 'QS_TRANSPORT';
-        return { status: opts.refusePipeline, body: Buffer.from(JSON.stringify({ success: false, error: { code, message: 'refused' } })), contentType: 'application/json' };
-      }
-      return inner.request(req);
-    },
-  };
-}
 
 describe('QsPool coalescing of concurrent one-shot queries', () => {
   const poolFor = (tenant: Tenant, extra: Record<string, unknown> = {}) =>

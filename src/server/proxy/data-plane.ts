@@ -29,6 +29,8 @@ import type { VaultService } from '../vault/vault-service.js';
 import { readStatement, readTransaction } from './request-shape.js';
 import type { CryptoBackend } from '../../crypto/backend.js';
 import type { EnvelopeSealer } from '../signing/batch-signer.js';
+import { DEFAULT_PIPELINE_ANSWER_LIMIT } from '../config.js';
+import { withholdLargeReads } from './pipeline-answer-limit.js';
 
 /**
  * Field-level tokenization, plugged in by the tokenization module: parameters in, results out.
@@ -53,6 +55,8 @@ export interface DataPlaneDeps {
   tokenization?: Tokenization;
   /** Seals through the batch signer (DESIGN §8); absent, each envelope is signed alone inline. */
   signer?: EnvelopeSealer;
+  /** Bound on one pipeline's summed answers (ServerConfig.pipelineAnswerLimit). */
+  pipelineAnswerLimit?: number;
 }
 
 /** Codes that mean "the policy said no" (audited as denied) rather than "it failed". */
@@ -126,6 +130,11 @@ export class DataPlane {
       body.calls.map((call) =>
         this.#answer(principal, { integration_id: body.integration_id, operation: call.operation, payload: call.payload, request_id: body.request_id, session_id: null }, PIPELINE_ROUTE, started),
       ),
+    );
+    withholdLargeReads(
+      body.calls.map((c) => c.operation),
+      answers,
+      this.deps.pipelineAnswerLimit ?? DEFAULT_PIPELINE_ANSWER_LIMIT,
     );
     const payload: PipelineResponsePayload = { pipeline: answers.map((a) => ({ ...a.payload, audit_event_id: a.audit.id, elapsed_ms: a.audit.durationMs })) };
     return this.#seal(principal, recipient, {
