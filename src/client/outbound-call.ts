@@ -6,7 +6,7 @@ import { EnvelopeVerificationError, QsError } from '../protocol/errors.js';
 import { isQsErrorCode } from '../protocol/error-codes.js';
 import { newId } from '../protocol/ids.js';
 import { MerkleRootCache } from '../protocol/merkle-root-cache.js';
-import type { Operation, OutboundRequest, OutboundResponsePayload } from '../protocol/wire.js';
+import type { Operation, OutboundRequest, OutboundResponsePayload, WireError, WireResult } from '../protocol/wire.js';
 import type { ResolvedConfig } from './config.js';
 import { isConnectionError, type QsTransportRequest, type QsTransportResponse } from './transport.js';
 
@@ -152,7 +152,20 @@ export function plainError(status: number, body: Buffer): QsError {
 export function checkPayload(payload: unknown): OutboundResponsePayload {
   const p = payload as Record<string, unknown> | null;
   const sessionOk = p !== null && typeof p === 'object' && (p.session_id === null || p.session_id === undefined || typeof p.session_id === 'string');
-  if (sessionOk && Array.isArray(p.results)) return { results: p.results, session_id: (p.session_id as string | undefined) ?? null } as OutboundResponsePayload;
-  if (sessionOk && typeof p.error === 'object' && p.error !== null) return { error: p.error, session_id: (p.session_id as string | undefined) ?? null } as OutboundResponsePayload;
+  const session_id = (p?.session_id as string | undefined) ?? null;
+  // Exactly one of results and error, each of the shape the rest of the driver reads: a verified
+  // payload of another shape would otherwise surface as a TypeError deep in building the result.
+  if (sessionOk && p.error === undefined && Array.isArray(p.results) && p.results.every(isWireResult)) return { results: p.results, session_id };
+  if (sessionOk && p.results === undefined && isWireError(p.error)) return { error: p.error, session_id };
   throw new QsError('QS_TRANSPORT', 'the QuantaSeal proxy answered with a payload this driver does not understand');
+}
+
+function isWireResult(r: unknown): r is WireResult {
+  const o = r as Partial<Record<keyof WireResult, unknown>> | null;
+  return typeof o === 'object' && o !== null && typeof o.command === 'string' && Array.isArray(o.fields) && Array.isArray(o.rows) && o.rows.every(Array.isArray);
+}
+
+function isWireError(e: unknown): e is WireError {
+  const o = e as Partial<Record<keyof WireError, unknown>> | null;
+  return typeof o === 'object' && o !== null && typeof o.code === 'string' && typeof o.message === 'string';
 }

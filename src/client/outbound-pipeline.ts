@@ -68,6 +68,8 @@ export class OutboundPipeliner {
   #unsupported = false;
   #maxBodyBytes: number;
   readonly #maxCalls: number;
+  /** Bytes of a pipeline body with no calls (request ids are all of one length). */
+  readonly #emptyBodyBytes: number;
   /** Statement key → until when it goes alone. Bounded in count and in key bytes. */
   readonly #slow = new LruCache<string, number>(1000, { maxWeight: 4 * 1024 * 1024, weigh: (k) => k.length * 2 });
 
@@ -77,6 +79,7 @@ export class OutboundPipeliner {
   ) {
     this.#maxCalls = Math.max(1, Math.min(PIPELINE_MAX_CALLS, Math.floor(limits.maxCalls)));
     this.#maxBodyBytes = limits.maxBodyBytes;
+    this.#emptyBodyBytes = this.#pipelineBody(newId('request'), []).length;
   }
 
   submit(call: OutboundCall, signal?: AbortSignal): Promise<OutboundResponsePayload> {
@@ -130,7 +133,8 @@ export class OutboundPipeliner {
     this.#flushScheduled = false;
     while (this.#queue.length > 0) {
       const batch: Queued[] = [];
-      let bytes = 0;
+      // The body is the pipeline's own fields, then the calls with a comma between each two.
+      let bytes = this.#emptyBodyBytes - 1;
       while (batch.length < this.#maxCalls && this.#queue.length > 0) {
         const next = this.#queue[0]!;
         const size = Buffer.byteLength(next.json, 'utf8') + 1;
@@ -141,6 +145,12 @@ export class OutboundPipeliner {
       if (batch.length === 1) this.#sendAlone(batch[0]!);
       else void this.#exchange(batch);
     }
+  }
+
+  /** The POST /api/v2/proxy/pipeline body of `batch`, each call's JSON as serialized when queued. */
+  #pipelineBody(requestId: string, batch: readonly Queued[]): Buffer {
+    const head = JSON.stringify({ integration_id: this.cfg.integrationId, request_id: requestId, recipient_key_id: this.cfg.keys.recipient.keyId });
+    return Buffer.from(`${head.slice(0, -1)},"calls":[${batch.map((q) => q.json).join(',')}]}`, 'utf8');
   }
 
   /** One pipeline exchange; settles every call of the batch, whatever happens. */
@@ -191,8 +201,7 @@ export class OutboundPipeliner {
     const attempts = batch.every((q) => q.call.operation === 'query') ? 1 + MAX_READ_RETRIES : 1;
     for (let attempt = 1; ; attempt++) {
       const requestId = newId('request');
-      const head = JSON.stringify({ integration_id: cfg.integrationId, request_id: requestId, recipient_key_id: cfg.keys.recipient.keyId });
-      const body = Buffer.from(`${head.slice(0, -1)},"calls":[${batch.map((q) => q.json).join(',')}]}`, 'utf8');
+      const body = this.#pipelineBody(requestId, batch);
       const res = await postForEnvelope(cfg, PIPELINE_PATH, body, signal, attempt < attempts);
       if (res === 'retry') continue;
       if (res.status !== 200) {
@@ -204,7 +213,8 @@ export class OutboundPipeliner {
           return 'alone';
         }
         if (res.status === 413 && refusal.code === 'QS_BODY_TOO_LARGE') {
-          this.#maxBodyBytes = Math.max(16 * 1024, Math.floor(body.length / 2));
+          // Lowered, never raised: another pipeline's 413 may already have lowered it further.
+          this.#maxBodyBytes = Math.min(this.#maxBodyBytes, Math.max(16 * 1024, Math.floor(body.length / 2)));
           return 'alone';
         }
         throw refusal;

@@ -8,7 +8,7 @@ import { clientKeysToJson, type ClientKeysJson } from '../../src/protocol/client
 import { sealEnvelope } from '../../src/protocol/envelope.js';
 import { newId } from '../../src/protocol/ids.js';
 import { deriveResponseHmacKey, generateRecipientKeyPair, generateSigningKeyPair, type KeyPair } from '../../src/protocol/keys.js';
-import type { OutboundRequest, OutboundResponsePayload, WireError, WireField, WireResult } from '../../src/protocol/wire.js';
+import { PIPELINE_OPERATION, type OutboundRequest, type OutboundResponsePayload, type PipelineRequest, type WireError, type WireField, type WireResult } from '../../src/protocol/wire.js';
 
 /** What a scripted handler answers: results or a SQL/proxy error (the session id is filled in). */
 export type FakeAnswer = { results: WireResult[] } | { error: WireError };
@@ -19,6 +19,16 @@ export interface FakeRequestContext {
 }
 
 export type FakeHandler = (request: OutboundRequest, ctx: FakeRequestContext) => FakeAnswer | Promise<FakeAnswer>;
+
+/**
+ * What a scripted pipeline handler answers: a payload to seal in a real envelope — of any shape,
+ * so the driver's checks of a verified but wrong answer can be tested — or a plain JSON refusal
+ * as the proxy gives before running anything (`{success:false, error:{code,message}}`).
+ */
+export type FakePipelineAnswer = { payload: unknown } | { status: number; code: string; message?: string };
+
+/** Answers one POST /api/v2/proxy/pipeline; `raw` is the body exactly as it arrived. */
+export type FakePipelineHandler = (request: PipelineRequest, raw: Buffer) => FakePipelineAnswer | Promise<FakePipelineAnswer>;
 
 /** Extra control-plane routes for SDK tests: return undefined to fall through to 404. */
 export type FakeRoute = (method: string, path: string, body: unknown) => { status: number; json: unknown } | undefined;
@@ -39,6 +49,13 @@ export interface FakeProxy {
   sessions: Set<string>;
   /** Replace the scripted handler. */
   handler: FakeHandler;
+  /**
+   * Answers POST /api/v2/proxy/pipeline when set; when null (the default) that route is unknown
+   * (404 QS_NOT_FOUND, as an older proxy answers), so the driver sends every call alone.
+   */
+  pipeline: FakePipelineHandler | null;
+  /** The well-formed pipeline payload: each call through `handler`, sessionless, in call order. */
+  answerPipeline(request: PipelineRequest): Promise<{ pipeline: unknown[] }>;
   close(): Promise<void>;
 }
 
@@ -46,6 +63,7 @@ export interface FakeProxyOptions {
   handler?: FakeHandler;
   route?: FakeRoute;
   apiKey?: string;
+  pipeline?: FakePipelineHandler;
 }
 
 /** A single text column field description, as PostgreSQL's RowDescription would give. */
@@ -91,6 +109,16 @@ export async function startFakeProxy(options: FakeProxyOptions = {}): Promise<Fa
     requests,
     sessions,
     handler: options.handler ?? echoHandler,
+    pipeline: options.pipeline ?? null,
+    answerPipeline: async (request: PipelineRequest) => ({
+      pipeline: await Promise.all(
+        request.calls.map(async (call) => {
+          const started = Date.now();
+          const answer = await proxy.handler({ integration_id: request.integration_id, request_id: request.request_id, ...call }, { sessionId: null });
+          return { ...answer, session_id: null, audit_event_id: newId('audit'), elapsed_ms: Date.now() - started };
+        }),
+      ),
+    }),
   } as FakeProxy;
 
   const server: Server = createServer((req, res) => {
@@ -108,6 +136,26 @@ export async function startFakeProxy(options: FakeProxyOptions = {}): Promise<Fa
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ success: false, error: { code, message } }));
     };
+    /** Answers 200 with a real envelope of `payload`, bound to the request's id and exact bytes. */
+    const seal = async (payload: unknown, request: { request_id: string; integration_id: string }, operation: string, success: boolean) => {
+      const envelope = await sealEnvelope({
+        payload,
+        tenantId,
+        context: {
+          request_id: request.request_id,
+          integration_id: request.integration_id,
+          operation,
+          request_sha256: createHash('sha256').update(raw).digest('hex'),
+        },
+        recipient: { keyId: recipient.keyId, publicKey: recipient.publicKey },
+        signer: { keyId: signer.keyId, secretKey: signer.secretKey },
+        hmacKey,
+        auditEventId: newId('audit'),
+        success,
+      });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(envelope));
+    };
     if (req.headers['x-api-key'] !== apiKey) return plain(401, 'QS_UNAUTHENTICATED', 'missing or unknown API key');
     let body: unknown;
     try {
@@ -116,6 +164,12 @@ export async function startFakeProxy(options: FakeProxyOptions = {}): Promise<Fa
       return plain(400, 'QS_MALFORMED_JSON', 'the request body is not valid JSON');
     }
     const path = req.url ?? '/';
+    if (req.method === 'POST' && path === '/api/v2/proxy/pipeline' && proxy.pipeline !== null) {
+      const request = body as PipelineRequest;
+      const answer = await proxy.pipeline(request, raw);
+      if ('status' in answer) return plain(answer.status, answer.code, answer.message ?? 'refused');
+      return seal(answer.payload, request, PIPELINE_OPERATION, true);
+    }
     if (req.method !== 'POST' || path !== '/api/v2/proxy/outbound') {
       const routed = options.route?.(req.method ?? 'GET', path, body);
       if (routed === undefined) return plain(404, 'QS_NOT_FOUND', 'no such route');
@@ -161,6 +215,7 @@ export async function startFakeProxy(options: FakeProxyOptions = {}): Promise<Fa
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(envelope));
   }
+
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
