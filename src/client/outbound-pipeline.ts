@@ -24,12 +24,17 @@ function pipelinerFor(cfg: ResolvedConfig, limits: CoalesceLimits): OutboundPipe
 }
 
 /**
- * A call that took at least SLOW_MS on the server, and SLOW_FACTOR times as long as the typical
- * call of its pipeline, held the others up: its statement is sent alone for SLOW_FOR_MS, as is
- * one whose caller gave up waiting and a read whose answer was too large to share a pipeline.
+ * A statement whose calls in a pipeline took (their median) at least SLOW_MS on their connection
+ * and SLOW_FACTOR times as long as the pipeline's typical call held the others up. Once it has
+ * done so in two pipelines running, or once by CLEARLY_SLOW_MS, it is sent alone for SLOW_FOR_MS,
+ * as is one whose caller gave up waiting and a read whose answer was too large to share a
+ * pipeline. One pause is not enough: on a saturated 2-core box a GC or compile pause now and then
+ * made one call of a 2,000 q/s point SELECT look slow, and a single verdict sent every call of
+ * that statement alone for 30 s, at half the throughput.
  */
 const SLOW_MS = 20;
 const SLOW_FACTOR = 4;
+const CLEARLY_SLOW_MS = 100;
 const SLOW_FOR_MS = 30_000;
 
 /** What identifies a statement for that purpose: its operation and SQL text (params aside). */
@@ -72,6 +77,8 @@ export class OutboundPipeliner {
   readonly #emptyBodyBytes: number;
   /** Statement key → until when it goes alone. Bounded in count and in key bytes. */
   readonly #slow = new LruCache<string, number>(1000, { maxWeight: 4 * 1024 * 1024, weigh: (k) => k.length * 2 });
+  /** Statement key → the pipelines in a row it held up (a first strike). */
+  readonly #strikes = new LruCache<string, number>(1000, { maxWeight: 4 * 1024 * 1024, weigh: (k) => k.length * 2 });
 
   constructor(
     private readonly cfg: ResolvedConfig,
@@ -169,15 +176,11 @@ export class OutboundPipeliner {
         for (const q of batch.filter((c) => !c.settled)) this.#sendAlone(q);
         return;
       }
-      // Under load every call waits on the busy server, so only a call far slower than its
-      // companions held them up (the lower median: with two calls, the faster one).
-      const sorted = answers.map((a) => a.elapsedMs).sort((a, b) => a - b);
-      const typical = sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
+      this.#judgeStatements(batch, answers);
       batch.forEach((q, i) => {
         const answer = answers[i]!;
-        const heldUp = answer.elapsedMs >= SLOW_MS && answer.elapsedMs >= SLOW_FACTOR * typical;
         const tooLarge = withheldForSize(answer.payload) && q.call.operation === 'query';
-        if (heldUp || tooLarge || q.settled) this.#slow.set(q.key, Date.now() + SLOW_FOR_MS);
+        if (tooLarge || q.settled) this.#slow.set(q.key, Date.now() + SLOW_FOR_MS);
         // A read whose answer did not fit beside the others runs again alone (it changed nothing).
         if (tooLarge && !q.settled) this.#sendAlone(q);
         else settle(q, () => q.resolve(answer.payload));
@@ -187,6 +190,37 @@ export class OutboundPipeliner {
     } finally {
       for (const q of batch) q.signal?.removeEventListener('abort', abandon);
       this.#inFlight--;
+    }
+  }
+
+  /**
+   * Which statements of an answered pipeline held it up (see SLOW_MS). Under load every call waits
+   * on the busy server, so only a statement far slower than its companions did: the pipeline's
+   * typical call is its lower median (with two calls, the faster one), and a statement is judged
+   * by the median of its own calls, so that one unlucky call of a statement is not the statement.
+   */
+  #judgeStatements(batch: readonly Queued[], answers: ReadonlyArray<{ elapsedMs: number }>): void {
+    const typical = lowerMedian(answers.map((a) => a.elapsedMs));
+    const byStatement = new Map<string, number[]>();
+    batch.forEach((q, i) => {
+      const times = byStatement.get(q.key);
+      const elapsed = answers[i]?.elapsedMs ?? 0;
+      if (times === undefined) byStatement.set(q.key, [elapsed]);
+      else times.push(elapsed);
+    });
+    for (const [key, times] of byStatement) {
+      const own = lowerMedian(times);
+      if (own < SLOW_MS || own < SLOW_FACTOR * typical) {
+        this.#strikes.delete(key);
+        continue;
+      }
+      const strikes = (this.#strikes.get(key) ?? 0) + (own >= CLEARLY_SLOW_MS ? 2 : 1);
+      if (strikes < 2) {
+        this.#strikes.set(key, strikes);
+        continue;
+      }
+      this.#strikes.delete(key);
+      this.#slow.set(key, Date.now() + SLOW_FOR_MS);
     }
   }
 
@@ -236,6 +270,12 @@ export class OutboundPipeliner {
 /** The proxy left this answer out of the pipeline for its size (QS_PIPELINE_ANSWER_TOO_LARGE). */
 function withheldForSize(payload: OutboundResponsePayload): boolean {
   return 'error' in payload && payload.error.qs_code === 'QS_PIPELINE_ANSWER_TOO_LARGE';
+}
+
+/** The lower median: of two values, the smaller. */
+function lowerMedian(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
 }
 
 function settle(q: Queued, fn: () => void): void {

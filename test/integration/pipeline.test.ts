@@ -328,6 +328,48 @@ describe('QsPool coalescing of concurrent one-shot queries', () => {
     }
   });
 
+  it('one slow call of a statement is not a slow statement: it keeps coalescing', async () => {
+    const transport = countingTransport(full.url);
+    const pool = poolFor(full, { transport });
+    // The same statement text; one call of it sleeps 150 ms (a pause, a lock), the rest do not.
+    const sleepSql = 'SELECT pg_sleep($1::float8) AS slept, $2::int AS n';
+    const round = async () => {
+      const warm = pool.query('SELECT pg_sleep(0.05)');
+      await Promise.all([warm, ...ids.slice(0, 6).map((id) => pool.query(sleepSql, [id === 1 ? 0.15 : 0, id]))]);
+    };
+    try {
+      for (let i = 0; i < 3; i++) {
+        transport.sent.length = 0;
+        await round();
+        expect(transport.sent.filter((s) => s.body.includes('pg_sleep($1') && s.path.endsWith('/pipeline'))).toHaveLength(1);
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('a statement somewhat slower than its companions goes alone only after holding up two pipelines in a row', async () => {
+    const transport = countingTransport(full.url);
+    const pool = poolFor(full, { transport });
+    const slowSql = 'SELECT pg_sleep(0.04), $1::int AS n';
+    const round = async () => {
+      const warm = pool.query('SELECT pg_sleep(0.05)');
+      await Promise.all([warm, pool.query(slowSql, [1]), ...ids.slice(0, 6).map((id) => pool.query(sql, [id]))]);
+      const paths = transport.sent.filter((s) => s.body.includes('pg_sleep(0.04)')).map((s) => s.path.replace(/.*\/proxy\//, ''));
+      transport.sent.length = 0;
+      return paths;
+    };
+    try {
+      // 40 ms against ~1 ms: it held its pipeline up, but once could be a pause.
+      expect(await round()).toEqual(['pipeline']);
+      expect(await round()).toEqual(['pipeline']);
+      // Twice in a row: it is the statement. Alone from now on.
+      expect(await round()).toEqual(['outbound']);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('refuses bad coalesce options with QS_CONFIG', () => {
     for (const coalesce of ['yes', { maxCalls: 0 }, { maxCalls: PIPELINE_MAX_CALLS + 1 }, { maxBodyBytes: 10 }, { other: 1 }]) {
       expect(() => poolFor(full, { coalesce })).toThrow(expect.objectContaining({ code: 'QS_CONFIG' }) as Error);

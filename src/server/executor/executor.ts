@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { PoolClient } from 'pg';
 import type { SqlStatement, WireResult } from '../../protocol/wire.js';
 import { toConnectionError } from './errors.js';
@@ -33,6 +34,8 @@ export interface RunResponse {
   results: WireResult[];
   /** The session the call ran on and that stays open, else null. */
   sessionId: string | null;
+  /** Time on its connection, ms: the statements alone, without the wait for a connection or session. */
+  executionMs: number;
 }
 
 /** Optional collaborators, injectable for tests and for sharing across routes. */
@@ -94,13 +97,22 @@ export class Executor {
   async run(request: RunRequest): Promise<RunResponse> {
     const { target } = request;
     const options: RawQueryOptions = target.limits.max_rows !== undefined ? { maxRows: target.limits.max_rows } : {};
-    const work = (client: PoolClient): Promise<WireResult[]> => this.#runOn(client, request, options);
+    let executionMs = 0;
+    const work = async (client: PoolClient): Promise<WireResult[]> => {
+      const started = performance.now();
+      try {
+        return await this.#runOn(client, request, options);
+      } finally {
+        executionMs = performance.now() - started;
+      }
+    };
 
     if (request.sessionId == null) {
       const lease = await this.pools.acquire(target, request.mode);
       let broken: Error | boolean | undefined;
       try {
-        return { results: await work(lease.client), sessionId: null };
+        const results = await work(lease.client);
+        return { results, sessionId: null, executionMs };
       } catch (err) {
         const mapped = toConnectionError(err, { credentialId: lease.credentialId, tls: lease.tls });
         if (mapped) broken = mapped;
@@ -116,7 +128,7 @@ export class Executor {
     let failed = false;
     try {
       const results = await session.run(work);
-      return { results, sessionId: request.closeSession ? null : session.id };
+      return { results, sessionId: request.closeSession ? null : session.id, executionMs };
     } catch (err) {
       failed = true;
       throw toConnectionError(err, { credentialId: session.credentialId, tls: session.tls }) ?? err;

@@ -16,7 +16,7 @@ import {
 } from '../../protocol/wire.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
 import { toWireError } from '../executor/errors.js';
-import type { Executor } from '../executor/executor.js';
+import type { Executor, RunResponse } from '../executor/executor.js';
 import type { ExecutionTarget } from '../executor/types.js';
 import type { Metrics } from '../http/metrics.js';
 import type { IntegrationService } from '../integrations/integration-service.js';
@@ -30,7 +30,7 @@ import { readStatement, readTransaction } from './request-shape.js';
 import type { CryptoBackend } from '../../crypto/backend.js';
 import type { EnvelopeSealer } from '../signing/batch-signer.js';
 import { DEFAULT_PIPELINE_ANSWER_LIMIT } from '../config.js';
-import { withholdLargeReads } from './pipeline-answer-limit.js';
+import { withholdLargeReads, type PipelineAnswer } from './pipeline-answer-limit.js';
 
 /**
  * Field-level tokenization, plugged in by the tokenization module: parameters in, results out.
@@ -84,6 +84,8 @@ interface RunOutcome {
   results: WireResult[];
   sessionId: string | null;
   fingerprint: string | null;
+  /** RunResponse.executionMs; absent when nothing ran (a session closed). */
+  executionMs?: number;
 }
 
 /**
@@ -136,7 +138,7 @@ export class DataPlane {
       answers,
       this.deps.pipelineAnswerLimit ?? DEFAULT_PIPELINE_ANSWER_LIMIT,
     );
-    const payload: PipelineResponsePayload = { pipeline: answers.map((a) => ({ ...a.payload, audit_event_id: a.audit.id, elapsed_ms: a.audit.durationMs })) };
+    const payload: PipelineResponsePayload = { pipeline: answers.map((a) => ({ ...a.payload, audit_event_id: a.audit.id, elapsed_ms: Math.round(a.elapsedMs) })) };
     return this.#seal(principal, recipient, {
       payload,
       auditEvents: answers.map((a) => a.audit),
@@ -148,8 +150,9 @@ export class DataPlane {
   }
 
   /** Runs one call and says what to answer and audit; never throws for what the call did. */
-  async #answer(principal: Principal, body: OutboundRequest, route: string, started: number): Promise<{ payload: OutboundResponsePayload; audit: AuditEventInput }> {
+  async #answer(principal: Principal, body: OutboundRequest, route: string, started: number): Promise<PipelineAnswer> {
     let payload: OutboundResponsePayload;
+    let executionMs: number | undefined;
     let outcome: AuditOutcome = 'allowed';
     let fingerprint: string | null = null;
     let qsCode: string | null = null;
@@ -158,6 +161,7 @@ export class DataPlane {
     try {
       const run = await this.#run(principal, body);
       fingerprint = run.fingerprint;
+      executionMs = run.executionMs;
       rowCount = run.results.reduce((n, r) => n + (r.rowCount ?? r.rows.length), 0);
       payload = { results: run.results, session_id: run.sessionId };
     } catch (err) {
@@ -187,7 +191,7 @@ export class DataPlane {
       rowCount,
       durationMs: Math.round(performance.now() - started),
     };
-    return { payload, audit };
+    return { payload, audit, elapsedMs: executionMs ?? audit.durationMs };
   }
 
   /**
@@ -259,10 +263,11 @@ export class DataPlane {
     const tok = this.deps.tokenization;
     const tokenize = async (s: SqlStatement) => (tok && integration.tokenization.fields.length > 0 ? tok.tokenizeParams(tenantId, integration, s) : s);
     const detokenize = async (r: WireResult[]) => (tok && integration.tokenization.fields.length > 0 ? tok.detokenizeResults(tenantId, integration, r) : r);
-    const finish = async (out: { results: WireResult[]; sessionId: string | null }, fingerprint: string | null): Promise<RunOutcome> => ({
+    const finish = async (out: RunResponse, fingerprint: string | null): Promise<RunOutcome> => ({
       results: await detokenize(out.results),
       sessionId: out.sessionId,
       fingerprint,
+      executionMs: out.executionMs,
     });
 
     if (operation === 'tokenize_and_insert') {

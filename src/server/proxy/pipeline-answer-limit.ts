@@ -7,6 +7,12 @@ import type { AuditEventInput } from '../store/store.js';
 export interface PipelineAnswer {
   payload: OutboundResponsePayload;
   audit: AuditEventInput;
+  /**
+   * The pipeline slot's `elapsed_ms`: the call's own time on its connection, or its whole time
+   * when it failed before running. Not the wait for a pooled connection, which says nothing about
+   * the statement: with 16 calls sharing a smaller pool it made point SELECTs look slow.
+   */
+  elapsedMs: number;
 }
 
 /**
