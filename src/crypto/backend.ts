@@ -9,6 +9,9 @@
  */
 export type BackendName = 'noble' | 'pqclean' | 'node';
 
+/** Which implementation exactly: the name, and for pqclean which of its builds. */
+export type BackendBuild = 'noble' | 'node' | 'pqclean-optimized' | 'pqclean-native' | 'pqclean-wasm';
+
 export interface KemEncapsulation {
   /** 1088-byte ML-KEM-768 ciphertext. */
   cipherText: Uint8Array;
@@ -18,6 +21,8 @@ export interface KemEncapsulation {
 
 export interface CryptoBackend {
   readonly name: BackendName;
+  /** The build, by which another thread loads the same implementation (a signing worker). */
+  readonly build: BackendBuild;
   /** A human-readable note on how the backend is running (e.g. "native addon", "wasm"). */
   readonly detail: string;
   /** ML-KEM-768 public key (1184 B) for a 64-byte seed. */

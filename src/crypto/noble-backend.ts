@@ -15,6 +15,7 @@ export function createNobleBackend(): CryptoBackend {
   const { kem, dsa } = cachedKeyPairs();
   return {
     name: 'noble',
+    build: 'noble',
     detail: '@noble/post-quantum (pure JS)',
     kemPublicKey: (seed) => kem(seed).publicKey,
     kemEncapsulate: (publicKey) => ml_kem768.encapsulate(publicKey),

@@ -80,6 +80,7 @@ export function createNodeBackend(): CryptoBackend {
 
   const backend: CryptoBackend = {
     name: 'node',
+    build: 'node',
     detail: `node:crypto (Node ${process.versions.node}, OpenSSL ${process.versions.openssl})`,
     kemPublicKey: (seed) => kemKey(seed).publicKey,
     kemEncapsulate: (publicKey) => {

@@ -107,6 +107,7 @@ export function createPqcleanBackend(variant: PqcleanVariant = 'native'): Crypto
   const { kem: kemKey, dsa: dsaKey } = cachedKeyPairs();
   return {
     name: 'pqclean',
+    build: `pqclean-${variant}`,
     detail: primitives.detail,
     kemPublicKey: (seed) => kemKey(seed).publicKey,
     kemEncapsulate: (publicKey) => primitives.encapsulate(publicKey),

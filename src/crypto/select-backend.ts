@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import type { BackendName, CryptoBackend } from './backend.js';
+import type { BackendBuild, BackendName, CryptoBackend } from './backend.js';
 import { createNobleBackend } from './noble-backend.js';
 import { createNodeBackend } from './node-backend.js';
 import { createPqcleanBackend } from './pqclean-backend.js';
 
 /** What `QS_CRYPTO_BACKEND` (or the `cryptoBackend` option) may say. */
-export type BackendChoice = 'auto' | BackendName | 'pqclean-optimized' | 'pqclean-native' | 'pqclean-wasm';
+export type BackendChoice = 'auto' | BackendName | BackendBuild;
 
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'noble', 'pqclean', 'pqclean-optimized', 'pqclean-native', 'pqclean-wasm', 'node'];
 

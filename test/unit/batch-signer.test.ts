@@ -6,7 +6,8 @@ import { createPqcleanBackend } from '../../src/crypto/pqclean-backend.js';
 import { openEnvelope, sealEnvelope, type HybridCryptoEnvelope, type OpenEnvelopeOptions, type SealEnvelopeInput } from '../../src/protocol/envelope.js';
 import { MerkleRootCache } from '../../src/protocol/merkle-root-cache.js';
 import { BatchSigner } from '../../src/server/signing/batch-signer.js';
-import { backendChoiceOf, createSignPool, defaultSigningWorkers } from '../../src/server/signing/sign-pool.js';
+import { selectBackend } from '../../src/crypto/select-backend.js';
+import { createSignPool, defaultSigningWorkers } from '../../src/server/signing/sign-pool.js';
 import { envelopeFixture, type EnvelopeFixture } from '../helpers/envelope-fixture.js';
 
 /** noble with every ML-DSA call counted. */
@@ -151,11 +152,19 @@ describe('BatchSigner (inline)', () => {
 });
 
 describe('BatchSigner on worker threads', () => {
-  it('maps each backend to the choice a worker loads it by', () => {
-    expect(backendChoiceOf({ name: 'noble', detail: '' } as CryptoBackend)).toBe('noble');
-    expect(backendChoiceOf({ name: 'pqclean', detail: 'pqclean WebAssembly' } as CryptoBackend)).toBe('pqclean-wasm');
-    expect(backendChoiceOf({ name: 'pqclean', detail: 'pqclean native addon' } as CryptoBackend)).toBe('pqclean-native');
-    expect(backendChoiceOf({ name: 'pqclean', detail: 'PQClean optimized build (quantaseal: -O3, LTO)' } as CryptoBackend)).toBe('pqclean-optimized');
+  it('names each backend by the exact build a worker loads it by', () => {
+    // Every choice that loads here: its backend's build loads that same implementation again.
+    for (const choice of ['noble', 'pqclean-optimized', 'pqclean-native', 'pqclean-wasm', 'node'] as const) {
+      let backend: CryptoBackend;
+      try {
+        backend = selectBackend(choice).backend;
+      } catch {
+        continue; // not on this machine (node needs Node >= 24.7)
+      }
+      expect(backend.build).toBe(choice);
+      expect(selectBackend(backend.build).backend.detail).toBe(backend.detail);
+    }
+    expect(selectBackend('pqclean').backend.build).toMatch(/^pqclean-(optimized|native|wasm)$/);
     expect(defaultSigningWorkers({ QS_SIGNING_WORKERS: '0' })).toBe(0);
     expect(defaultSigningWorkers({})).toBeGreaterThanOrEqual(1);
     expect(() => defaultSigningWorkers({ QS_SIGNING_WORKERS: 'two' })).toThrow('QS_SIGNING_WORKERS');
@@ -202,10 +211,11 @@ describe('BatchSigner on worker threads', () => {
     await expect(openEnvelope(await s.seal(fx.sealInput), fx.openOptions)).resolves.toEqual(fx.sealInput.payload);
   });
 
-  it('a backend that cannot be named for a worker signs inline', async () => {
+  it('signs inline rather than on a worker that loaded another implementation than the one checked', async () => {
     const fallbacks: string[] = [];
-    const pool = await createSignPool({ backend: { ...createNobleBackend(), name: 'custom' as never }, workers: 1, onFallback: (r) => fallbacks.push(r) });
+    // A backend that claims another build than its own: the worker would load that build instead.
+    const pool = await createSignPool({ backend: { ...createNobleBackend(), build: 'pqclean-wasm' }, workers: 1, onFallback: (r) => fallbacks.push(r) });
     expect(pool.mode).toBe('inline');
-    expect(fallbacks[0]).toMatch(/cannot be loaded by name/);
+    expect(fallbacks[0]).toMatch(/the worker loaded pqclean \(pqclean-wasm\), not noble \(pqclean-wasm\)/);
   });
 });

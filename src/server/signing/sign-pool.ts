@@ -67,21 +67,6 @@ export function defaultSigningWorkers(env: NodeJS.ProcessEnv = process.env, meas
   return Math.max(1, Math.min(2, availableParallelism() - 1));
 }
 
-/** The setCryptoBackend choice that loads `backend` again in another thread, or null if none does. */
-export function backendChoiceOf(backend: CryptoBackend): BackendChoice | null {
-  switch (backend.name) {
-    case 'noble':
-      return 'noble';
-    case 'node':
-      return 'node';
-    case 'pqclean':
-      if (/optimized/i.test(backend.detail)) return 'pqclean-optimized';
-      return /webassembly|wasm/i.test(backend.detail) ? 'pqclean-wasm' : 'pqclean-native';
-    default:
-      return null;
-  }
-}
-
 /**
  * The worker module next to this one: `.js` in dist after tsc; `.ts` when this file itself runs
  * from source (vitest, tsx), in which case the worker thread needs tsx's loader to import it.
@@ -115,8 +100,9 @@ export async function createSignPool(opts: SignPoolOptions): Promise<SignPool> {
     (opts.onFallback ?? ((r: string) => process.emitWarning(r, { code: 'QS_SIGNING_INLINE' })))(reason);
     return inlineSignPool(opts.backend, reason);
   };
-  const choice = opts.backendChoice ?? backendChoiceOf(opts.backend);
-  if (choice === null) return fallback(`signing inline: backend "${opts.backend.name}" cannot be loaded by name in a worker`);
+  // The exact build, so that a worker never signs with another implementation than the one the
+  // start-up self-test checked.
+  const choice = opts.backendChoice ?? opts.backend.build;
 
   const { filename, execArgv } = workerLocation(import.meta.url, 'sign-worker', opts.workerFile);
   let piscina: Piscina<SignTask, SignTaskResult>;
@@ -127,7 +113,10 @@ export async function createSignPool(opts: SignPoolOptions): Promise<SignPool> {
   }
   try {
     const probe = await withTimeout(piscina.run({ op: 'probe', choice }), opts.startTimeoutMs ?? 30_000);
-    if (probe.op !== 'probe' || probe.backend !== opts.backend.name) throw new Error(`the worker loaded "${probe.op === 'probe' ? probe.backend : '?'}", not "${opts.backend.name}"`);
+    const loaded = probe.op === 'probe' ? `${probe.backend} (${probe.build})` : '?';
+    if (probe.op !== 'probe' || probe.backend !== opts.backend.name || probe.build !== opts.backend.build) {
+      throw new Error(`the worker loaded ${loaded}, not ${opts.backend.name} (${opts.backend.build})`);
+    }
   } catch (err) {
     await piscina.destroy().catch(() => {});
     return fallback(`signing inline: the signing worker did not load (${(err as Error).message})`);

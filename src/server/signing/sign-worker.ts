@@ -3,7 +3,7 @@
  * (DESIGN §8). It loads the very backend the main thread chose, by choice name, so both threads
  * produce the same bytes; the main thread checks the name it reports on the probe task.
  */
-import type { BackendName, CryptoBackend } from '../../crypto/backend.js';
+import type { BackendBuild, BackendName, CryptoBackend } from '../../crypto/backend.js';
 import { getCryptoBackend, setCryptoBackend, type BackendChoice } from '../../crypto/select-backend.js';
 
 /** One unit of work; `choice` rides along on every task so a worker needs no set-up message. */
@@ -13,7 +13,7 @@ export type SignTask =
   | { op: 'encapsulate'; choice: BackendChoice; publicKey: Uint8Array };
 
 export type SignTaskResult =
-  | { op: 'probe'; backend: BackendName; detail: string }
+  | { op: 'probe'; backend: BackendName; build: BackendBuild; detail: string }
   | { op: 'sign'; signature: Uint8Array }
   | { op: 'encapsulate'; cipherText: Uint8Array; sharedSecret: Uint8Array };
 
@@ -33,7 +33,7 @@ export default function runSignTask(task: SignTask): SignTaskResult {
   const backend = backendFor(task.choice);
   switch (task.op) {
     case 'probe':
-      return { op: 'probe', backend: backend.name, detail: backend.detail };
+      return { op: 'probe', backend: backend.name, build: backend.build, detail: backend.detail };
     case 'sign':
       return { op: 'sign', signature: backend.dsaSign(task.seed, task.message) };
     case 'encapsulate': {
