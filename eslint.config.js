@@ -12,6 +12,13 @@ export default tseslint.config(
     },
   },
   {
+    // `return promise` inside try/catch skips the catch when the promise rejects: a rerun on the
+    // write pool was lost that way once. Only this rule needs type information.
+    files: ['src/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: { '@typescript-eslint/return-await': ['error', 'in-try-catch'] },
+  },
+  {
     // The client must never reach into the server (DESIGN §2).
     files: ['src/client/**', 'src/protocol/**', 'src/crypto/**', 'src/adapters/**', 'src/index.ts'],
     rules: {

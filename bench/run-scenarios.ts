@@ -5,7 +5,7 @@ import type { BenchTarget } from './bench-target.js';
 import { fmtMs, fmtQps } from './format.js';
 import { runLoad } from './load-loop.js';
 import { cellFromSlices, measureSlice, seedOf, type CellTiming, type Slice } from './measure-cell.js';
-import { SCENARIOS, type Scenario, type ScenarioContext } from './scenarios.js';
+import { SCENARIOS, type Scenario, type ScenarioContext, type ScenarioId } from './scenarios.js';
 
 /**
  * Cell timing, plus the warm-up every target gets before its first cell and the length of the
@@ -14,7 +14,7 @@ import { SCENARIOS, type Scenario, type ScenarioContext } from './scenarios.js';
 export type RunTiming = CellTiming & { targetWarmupMs: number; sustainedRssMs: number };
 
 /** The warm-up of each target: scenario and share of RunTiming.targetWarmupMs, in order. */
-const WARMUP_PLAN: ReadonlyArray<readonly [id: string, share: number]> = [
+const WARMUP_PLAN: ReadonlyArray<readonly [id: ScenarioId, share: number]> = [
   ['select-pk-32', 0.4],
   ['select-pk-1', 0.6],
 ];
@@ -58,11 +58,14 @@ export async function runScenarios(
   // (p50 at 1 in flight 3.6 ms in its first 2 s, 1.7 ms from the tenth on; the driver's CPU per
   // query fell 4x too). A lone call and a coalesced pipeline run different code, so each target
   // first runs point SELECTs at 32 in flight, then at 1, unmeasured. Every target gets the same.
-  const warmups = WARMUP_PLAN.map(([id, share]) => ({ scenario: SCENARIOS.find((x) => x.id === id), share }));
+  const warmups = WARMUP_PLAN.map(([id, share]) => {
+    const scenario = SCENARIOS.find((x) => x.id === id);
+    if (scenario === undefined) throw new Error(`warm-up scenario ${id} does not exist`);
+    return { scenario, share };
+  });
   for (const lane of lanes) {
     lane.target.activate?.();
     for (const { scenario, share } of warmups) {
-      if (scenario === undefined) continue;
       const durationMs = timing.targetWarmupMs * share;
       const warm = await runLoad(scenario.build(lane.ctx), { concurrency: scenario.concurrency, durationMs, seed: 1, hangMs: 60_000 });
       if (warm.error) progress(`  ${lane.target.label}: warm-up failed: ${warm.error.message}`);

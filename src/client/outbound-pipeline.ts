@@ -77,7 +77,7 @@ export class OutboundPipeliner {
   readonly #emptyBodyBytes: number;
   /** Statement key → until when it goes alone. Bounded in count and in key bytes. */
   readonly #slow = new LruCache<string, number>(1000, { maxWeight: 4 * 1024 * 1024, weigh: (k) => k.length * 2 });
-  /** Statement key → the pipelines in a row it held up (a first strike). */
+  /** Statement key → when it held up a pipeline, once (a first strike; stale after SLOW_FOR_MS). */
   readonly #strikes = new LruCache<string, number>(1000, { maxWeight: 4 * 1024 * 1024, weigh: (k) => k.length * 2 });
 
   constructor(
@@ -195,12 +195,13 @@ export class OutboundPipeliner {
 
   /**
    * Which statements of an answered pipeline held it up (see SLOW_MS). Under load every call waits
-   * on the busy server, so only a statement far slower than its companions did: the pipeline's
-   * typical call is its lower median (with two calls, the faster one), and a statement is judged
-   * by the median of its own calls, so that one unlucky call of a statement is not the statement.
+   * on the busy server, so only a statement far slower than its companions did. A statement is
+   * judged by the median of its own calls, so that one unlucky call of it is not the statement,
+   * against the lower median of the other statements' calls (with two, the faster), so that a
+   * slow statement that is most of its pipeline is not its own yardstick. Alone in its pipeline,
+   * it held nobody up.
    */
   #judgeStatements(batch: readonly Queued[], answers: ReadonlyArray<{ elapsedMs: number }>): void {
-    const typical = lowerMedian(answers.map((a) => a.elapsedMs));
     const byStatement = new Map<string, number[]>();
     batch.forEach((q, i) => {
       const times = byStatement.get(q.key);
@@ -208,19 +209,22 @@ export class OutboundPipeliner {
       if (times === undefined) byStatement.set(q.key, [elapsed]);
       else times.push(elapsed);
     });
+    if (byStatement.size < 2) return;
+    const now = Date.now();
     for (const [key, times] of byStatement) {
       const own = lowerMedian(times);
-      if (own < SLOW_MS || own < SLOW_FACTOR * typical) {
+      const others = lowerMedian([...byStatement].flatMap(([k, t]) => (k === key ? [] : t)));
+      if (own < SLOW_MS || own < SLOW_FACTOR * others) {
         this.#strikes.delete(key);
         continue;
       }
-      const strikes = (this.#strikes.get(key) ?? 0) + (own >= CLEARLY_SLOW_MS ? 2 : 1);
-      if (strikes < 2) {
-        this.#strikes.set(key, strikes);
+      const struck = this.#strikes.get(key);
+      if (own < CLEARLY_SLOW_MS && (struck === undefined || now - struck > SLOW_FOR_MS)) {
+        this.#strikes.set(key, now);
         continue;
       }
       this.#strikes.delete(key);
-      this.#slow.set(key, Date.now() + SLOW_FOR_MS);
+      this.#slow.set(key, now + SLOW_FOR_MS);
     }
   }
 

@@ -42,7 +42,7 @@ export const ERROR_CODES = {
   QS_PIPELINE_ANSWER_TOO_LARGE: {
     status: 413,
     sqlstate: '54000',
-    description: "A read's answer was left out of a pipeline whose answers together exceed the proxy's pipeline answer limit; the driver runs the read again alone.",
+    description: "An answer that ran on a read-only connection was left out of a pipeline whose answers together exceed the proxy's pipeline answer limit; the driver runs the call again alone.",
   },
   QS_DB_AUTH_FAILED: { status: 502, sqlstate: '28P01', description: 'PostgreSQL refused the sealed credential; rotate it via POST /api/v2/vault/rotate/{credential_id}.' },
   QS_DB_TLS: { status: 502, sqlstate: '08006', description: 'The TLS connection to PostgreSQL failed; check sslmode=require and the server certificate.' },

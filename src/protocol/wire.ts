@@ -78,8 +78,9 @@ export interface PipelineRequest {
 
 /**
  * The decrypted payload of a pipeline's envelope: one answer per call, in call order, each with
- * its audit event and how long the call took on the server (ms since the pipeline arrived), so
- * the driver can stop coalescing statements that hold their companions up.
+ * its audit event and how long the call ran on its database connection (ms; 0 if it never got
+ * one; not the wait for one), so the driver can stop coalescing statements that hold their
+ * companions up.
  */
 export interface PipelineResponsePayload {
   pipeline: Array<OutboundResponsePayload & { audit_event_id: string; elapsed_ms: number }>;

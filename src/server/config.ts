@@ -8,6 +8,8 @@ import type { BackendChoice } from '../crypto/select-backend.js';
  * bound (and V8's ~512 MB string length) and fail every caller.
  */
 export const DEFAULT_PIPELINE_ANSWER_LIMIT = 64 * 1024 * 1024;
+/** Half the driver's payload bound: what the estimate leaves out (field names, ids) must fit too. */
+export const MAX_PIPELINE_ANSWER_LIMIT = 128 * 1024 * 1024;
 
 /** Everything `quantaseal serve` can be told, from flags or QS_* environment variables. */
 export interface ServerConfig {
@@ -46,7 +48,7 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
     tls: cert && key ? { cert, key } : undefined,
     bodyLimit: overrides.bodyLimit ?? (env.QS_BODY_LIMIT ? Number(env.QS_BODY_LIMIT) : 8 * 1024 * 1024),
     pipelineAnswerLimit:
-      overrides.pipelineAnswerLimit ?? envInteger(env, 'QS_PIPELINE_ANSWER_LIMIT', { min: 1024, max: 256 * 1024 * 1024 }) ?? DEFAULT_PIPELINE_ANSWER_LIMIT,
+      overrides.pipelineAnswerLimit ?? envInteger(env, 'QS_PIPELINE_ANSWER_LIMIT', { min: 1024, max: MAX_PIPELINE_ANSWER_LIMIT }) ?? DEFAULT_PIPELINE_ANSWER_LIMIT,
     logLevel: overrides.logLevel ?? env.QS_LOG_LEVEL ?? 'info',
     cryptoBackend: overrides.cryptoBackend ?? ((env.QS_CRYPTO_BACKEND as BackendChoice | undefined) || 'auto'),
   };

@@ -28,6 +28,12 @@ const rowsOf = (a: unknown) => (a as { results?: WireResult[] }).results?.[0]?.r
 beforeAll(async () => {
   await admin.connect();
   await admin.query(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.notes (id int PRIMARY KEY, body text NOT NULL)`);
+  // A SELECT that writes: refused by the read-only connection, so the proxy reruns it on the write
+  // pool (the integration may write), where it writes. Its answer is as large as BIG_READ's.
+  await admin.query(`CREATE TABLE ${schema}.log (tag int NOT NULL)`);
+  await admin.query(
+    `CREATE FUNCTION ${schema}.logged_big(tag int) RETURNS text LANGUAGE plpgsql VOLATILE AS $$ BEGIN INSERT INTO ${schema}.log VALUES (tag); RETURN repeat('x', 40000); END $$`,
+  );
   server = await startTestServer({ pipelineAnswerLimit: LIMIT });
   tenant = await provisionTenant(server, { allow: ['query', 'execute'] });
 });
@@ -69,6 +75,18 @@ describe('POST /api/v2/proxy/pipeline under QS_PIPELINE_ANSWER_LIMIT', () => {
     expect(rowsOf(r.answers?.[0])?.[0]?.[0]).toHaveLength(70_000);
     expect(rowsOf(r.answers?.[1])).toEqual([['2']]);
   });
+
+  it('never leaves out the answer of a SELECT that wrote (rerun on the write pool), however large', async () => {
+    const sql = `SELECT ${schema}.logged_big($1) AS big`;
+    const r = await pipeline(tenant, [
+      { operation: 'query', payload: { sql, params: ['101'] } },
+      { operation: 'query', payload: { sql, params: ['102'] } },
+    ]);
+    expect(r.answers?.map((a) => errorOf(a)?.qs_code)).toEqual([undefined, undefined]);
+    expect(r.answers?.map((a) => rowsOf(a)?.[0]?.[0]?.length)).toEqual([40_000, 40_000]);
+    const { rows } = await admin.query<{ tag: number }>(`SELECT tag FROM ${schema}.log WHERE tag IN (101, 102) ORDER BY tag`);
+    expect(rows.map((x) => x.tag)).toEqual([101, 102]);
+  });
 });
 
 describe('QsPool and answers too large to share a pipeline', () => {
@@ -103,6 +121,26 @@ describe('QsPool and answers too large to share a pipeline', () => {
     } finally {
       await pool.end();
     }
+  });
+
+  it('a SELECT that writes, with a large answer, runs exactly once per caller', async () => {
+    const transport = countingTransport(tenant.url);
+    const pool = poolFor(transport);
+    const sql = `SELECT ${schema}.logged_big($1) AS big`;
+    try {
+      const warm = pool.query('SELECT pg_sleep(0.05)');
+      const results = await Promise.all([warm, ...[201, 202, 203].map((tag) => pool.query<{ big: string }>(sql, [tag]))]);
+      expect(results.slice(1).map((r) => r.rows[0]?.big.length)).toEqual([40_000, 40_000, 40_000]);
+      expect(transport.sent.some((s) => s.path.endsWith('/pipeline') && s.body.includes('logged_big'))).toBe(true);
+    } finally {
+      await pool.end();
+    }
+    const { rows } = await admin.query<{ tag: number; n: string }>(`SELECT tag, count(*) AS n FROM ${schema}.log WHERE tag > 200 GROUP BY tag ORDER BY tag`);
+    expect(rows.map((r) => [r.tag, r.n])).toEqual([
+      [201, '1'],
+      [202, '1'],
+      [203, '1'],
+    ]);
   });
 
   it('a write with a large answer runs exactly once', async () => {

@@ -335,7 +335,8 @@ describe('QsPool coalescing of concurrent one-shot queries', () => {
     const sleepSql = 'SELECT pg_sleep($1::float8) AS slept, $2::int AS n';
     const round = async () => {
       const warm = pool.query('SELECT pg_sleep(0.05)');
-      await Promise.all([warm, ...ids.slice(0, 6).map((id) => pool.query(sleepSql, [id === 1 ? 0.15 : 0, id]))]);
+      const fast = ids.slice(0, 3).map((id) => pool.query(sql, [id]));
+      await Promise.all([warm, ...fast, ...ids.slice(0, 6).map((id) => pool.query(sleepSql, [id === 1 ? 0.15 : 0, id]))]);
     };
     try {
       for (let i = 0; i < 3; i++) {
@@ -365,6 +366,26 @@ describe('QsPool coalescing of concurrent one-shot queries', () => {
       expect(await round()).toEqual(['pipeline']);
       // Twice in a row: it is the statement. Alone from now on.
       expect(await round()).toEqual(['outbound']);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('a slow statement that is most of its pipeline is still measured against the others, and goes alone', async () => {
+    const transport = countingTransport(full.url);
+    const pool = poolFor(full, { transport });
+    const slowSql = 'SELECT pg_sleep(0.12), $1::int AS n';
+    const round = async () => {
+      const warm = pool.query('SELECT pg_sleep(0.05)');
+      await Promise.all([warm, ...ids.slice(0, 5).map((id) => pool.query(slowSql, [id])), ...ids.slice(0, 3).map((id) => pool.query(sql, [id]))]);
+      const paths = transport.sent.filter((s) => s.body.includes('pg_sleep(0.12)')).map((s) => s.path.replace(/.*\/proxy\//, ''));
+      transport.sent.length = 0;
+      return paths;
+    };
+    try {
+      expect(await round()).toEqual(['pipeline']);
+      // Five slow calls against three fast ones: the slow statement is not its own yardstick.
+      expect(await round()).toEqual(['outbound', 'outbound', 'outbound', 'outbound', 'outbound']);
     } finally {
       await pool.end();
     }

@@ -45,6 +45,21 @@ export interface ExecutorOptions {
   poolOptions?: PoolManagerOptions;
 }
 
+const executionTimes = new WeakMap<object, number>();
+
+function withExecutionTime(err: unknown, ms: number): unknown {
+  if (typeof err === 'object' && err !== null) executionTimes.set(err, ms);
+  return err;
+}
+
+/**
+ * How long a failed Executor.run spent on its connection, ms (RunResponse.executionMs of a
+ * failure): 0 when it never got one, undefined for an error that did not come from `run`.
+ */
+export function executionTimeOf(err: unknown): number | undefined {
+  return typeof err === 'object' && err !== null ? executionTimes.get(err) : undefined;
+}
+
 /** True when the client sits inside a transaction block (open or failed). */
 function inTransaction(client: PoolClient): boolean {
   const status = client.getTransactionStatus();
@@ -116,7 +131,7 @@ export class Executor {
       } catch (err) {
         const mapped = toConnectionError(err, { credentialId: lease.credentialId, tls: lease.tls });
         if (mapped) broken = mapped;
-        throw mapped ?? err;
+        throw withExecutionTime(mapped ?? err, executionMs);
       } finally {
         // Never hand the next caller a connection that is still inside a transaction.
         lease.release(broken ?? (inTransaction(lease.client) ? true : undefined));
@@ -131,7 +146,7 @@ export class Executor {
       return { results, sessionId: request.closeSession ? null : session.id, executionMs };
     } catch (err) {
       failed = true;
-      throw toConnectionError(err, { credentialId: session.credentialId, tls: session.tls }) ?? err;
+      throw withExecutionTime(toConnectionError(err, { credentialId: session.credentialId, tls: session.tls }) ?? err, executionMs);
     } finally {
       // A session whose first call failed was never announced to the driver (errors do not
       // carry a new id), so it would only sit idle until its timeout: close it now.

@@ -15,6 +15,11 @@ export class Metrics {
     labelNames: ['operation', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly pipelineWithheld = new Counter({
+    name: 'quantaseal_pipeline_answers_withheld_total',
+    help: 'Answers to reads left out of a pipeline over QS_PIPELINE_ANSWER_LIMIT (the driver runs them again alone)',
+    registers: [this.registry],
+  });
   readonly proxyDuration = new Histogram({
     name: 'quantaseal_proxy_duration_seconds',
     help: 'Time from request to sealed answer',

@@ -16,7 +16,7 @@ import {
 } from '../../protocol/wire.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
 import { toWireError } from '../executor/errors.js';
-import type { Executor, RunResponse } from '../executor/executor.js';
+import { executionTimeOf, type Executor, type RunRequest } from '../executor/executor.js';
 import type { ExecutionTarget } from '../executor/types.js';
 import type { Metrics } from '../http/metrics.js';
 import type { IntegrationService } from '../integrations/integration-service.js';
@@ -86,6 +86,8 @@ interface RunOutcome {
   fingerprint: string | null;
   /** RunResponse.executionMs; absent when nothing ran (a session closed). */
   executionMs?: number;
+  /** It ran on a read-only connection, so running it again changes nothing. */
+  readOnly?: boolean;
 }
 
 /**
@@ -111,6 +113,7 @@ export class DataPlane {
     const started = performance.now();
     const recipient = await this.deps.recipients.resolve(principal.tenantId, body.recipient_key_id);
     const answer = await this.#answer(principal, body, OUTBOUND_ROUTE, started);
+    this.#countCall(answer.audit);
     return this.#seal(principal, recipient, {
       payload: answer.payload,
       auditEvents: [answer.audit],
@@ -133,11 +136,9 @@ export class DataPlane {
         this.#answer(principal, { integration_id: body.integration_id, operation: call.operation, payload: call.payload, request_id: body.request_id, session_id: null }, PIPELINE_ROUTE, started),
       ),
     );
-    withholdLargeReads(
-      body.calls.map((c) => c.operation),
-      answers,
-      this.deps.pipelineAnswerLimit ?? DEFAULT_PIPELINE_ANSWER_LIMIT,
-    );
+    const withheld = withholdLargeReads(answers, this.deps.pipelineAnswerLimit ?? DEFAULT_PIPELINE_ANSWER_LIMIT);
+    if (withheld > 0) this.deps.metrics.pipelineWithheld.inc(withheld);
+    for (const a of answers) this.#countCall(a.audit);
     const payload: PipelineResponsePayload = { pipeline: answers.map((a) => ({ ...a.payload, audit_event_id: a.audit.id, elapsed_ms: Math.round(a.elapsedMs) })) };
     return this.#seal(principal, recipient, {
       payload,
@@ -149,10 +150,16 @@ export class DataPlane {
     });
   }
 
+  /** quantaseal_proxy_calls_total, by what the call's audit event finally says. */
+  #countCall(audit: AuditEventInput): void {
+    this.deps.metrics.proxyCalls.inc({ operation: audit.operation ?? 'unknown', outcome: audit.outcome });
+  }
+
   /** Runs one call and says what to answer and audit; never throws for what the call did. */
   async #answer(principal: Principal, body: OutboundRequest, route: string, started: number): Promise<PipelineAnswer> {
     let payload: OutboundResponsePayload;
     let executionMs: number | undefined;
+    let readOnly = false;
     let outcome: AuditOutcome = 'allowed';
     let fingerprint: string | null = null;
     let qsCode: string | null = null;
@@ -162,9 +169,12 @@ export class DataPlane {
       const run = await this.#run(principal, body);
       fingerprint = run.fingerprint;
       executionMs = run.executionMs;
+      readOnly = run.readOnly === true;
       rowCount = run.results.reduce((n, r) => n + (r.rowCount ?? r.rows.length), 0);
       payload = { results: run.results, session_id: run.sessionId };
     } catch (err) {
+      // A failure's own time on its connection; one that never reached one held nobody up.
+      executionMs = executionTimeOf(err) ?? 0;
       const wire = toWireError(err);
       qsCode = wire.qs_code ?? null;
       sqlstate = wire.code;
@@ -174,7 +184,6 @@ export class DataPlane {
       payload = { error: wire, session_id: sessionId };
     }
     const operation = isOperation(body.operation) ? body.operation : 'unknown';
-    this.deps.metrics.proxyCalls.inc({ operation, outcome });
     const audit: AuditEventInput = {
       id: newId('audit'),
       tenantId: principal.tenantId,
@@ -191,7 +200,7 @@ export class DataPlane {
       rowCount,
       durationMs: Math.round(performance.now() - started),
     };
-    return { payload, audit, elapsedMs: executionMs ?? audit.durationMs };
+    return { payload, audit, elapsedMs: executionMs ?? audit.durationMs, readOnly };
   }
 
   /**
@@ -263,17 +272,15 @@ export class DataPlane {
     const tok = this.deps.tokenization;
     const tokenize = async (s: SqlStatement) => (tok && integration.tokenization.fields.length > 0 ? tok.tokenizeParams(tenantId, integration, s) : s);
     const detokenize = async (r: WireResult[]) => (tok && integration.tokenization.fields.length > 0 ? tok.detokenizeResults(tenantId, integration, r) : r);
-    const finish = async (out: RunResponse, fingerprint: string | null): Promise<RunOutcome> => ({
-      results: await detokenize(out.results),
-      sessionId: out.sessionId,
-      fingerprint,
-      executionMs: out.executionMs,
-    });
+    const execute = async (request: RunRequest, fingerprint: string | null): Promise<RunOutcome> => {
+      const out = await this.deps.executor.run(request);
+      return { results: await detokenize(out.results), sessionId: out.sessionId, fingerprint, executionMs: out.executionMs, readOnly: request.mode === 'read' };
+    };
 
     if (operation === 'tokenize_and_insert') {
       if (!tok?.insertRecords) throw new QsError('QS_TOKENIZATION_UNSUPPORTED', 'tokenize_and_insert needs tokenization to be configured');
       const { statement, fingerprint } = await tok.insertRecords(tenantId, integration, body.payload);
-      return finish(await this.deps.executor.run({ target, mode: 'write', statements: [statement], batch: false, sessionId }), fingerprint);
+      return execute({ target, mode: 'write', statements: [statement], batch: false, sessionId }, fingerprint);
     }
 
     if (operation === 'transaction') {
@@ -288,13 +295,13 @@ export class DataPlane {
         }
         const sql = tx.action.toUpperCase();
         if (sessionId === null) throw new QsError('QS_INVALID_REQUEST', `action "${tx.action}" needs a session (session_id "new" or an id)`);
-        return finish(await this.deps.executor.run({ target, mode: writeMode, statements: [{ sql }], batch: false, sessionId }), null);
+        return execute({ target, mode: writeMode, statements: [{ sql }], batch: false, sessionId }, null);
       }
       if (tx.kind === 'batch') {
         const checked = tx.statements.map((s) => ({ statement: s, policy: checkStatementInSession(s.sql, allowed) }));
         const statements = await Promise.all(checked.map((c) => tokenize(c.statement)));
         const fingerprint = checked.map((c) => c.policy.fingerprint).join(',');
-        return finish(await this.deps.executor.run({ target, mode: writeMode, statements, batch: true, sessionId }), fingerprint);
+        return execute({ target, mode: writeMode, statements, batch: true, sessionId }, fingerprint);
       }
       const { statement } = tx;
       if (statement.params === undefined || statement.params.length === 0) {
@@ -306,11 +313,11 @@ export class DataPlane {
             // refuses a tokenized column compared with or inserted from a literal in the text.
             for (const s of policy.statements) await tok.tokenizeParams(tenantId, integration, { sql: s.sql, params: [] });
           }
-          return finish(await this.deps.executor.run({ target, mode: writeMode, statements: [], simpleMulti: statement.sql, batch: false, sessionId }), policy.fingerprint);
+          return execute({ target, mode: writeMode, statements: [], simpleMulti: statement.sql, batch: false, sessionId }, policy.fingerprint);
         }
       }
       const policy = checkStatementInSession(statement.sql, allowed);
-      return finish(await this.deps.executor.run({ target, mode: writeMode, statements: [await tokenize(statement)], batch: false, sessionId }), policy.fingerprint);
+      return execute({ target, mode: writeMode, statements: [await tokenize(statement)], batch: false, sessionId }, policy.fingerprint);
     }
 
     const statement = readStatement(body.payload);
@@ -320,16 +327,16 @@ export class DataPlane {
         : checkStatementInSession(statement.sql, allowed);
     const statements = [await tokenize(statement)];
     if (operation !== 'query' || sessionId !== null) {
-      return finish(await this.deps.executor.run({ target, mode: writeMode, statements, batch: false, sessionId }), policy.fingerprint);
+      return execute({ target, mode: writeMode, statements, batch: false, sessionId }, policy.fingerprint);
     }
     try {
-      return finish(await this.deps.executor.run({ target, mode: 'read', statements, batch: false, sessionId }), policy.fingerprint);
+      return await execute({ target, mode: 'read', statements, batch: false, sessionId }, policy.fingerprint);
     } catch (err) {
       // A SELECT that writes (nextval(), a volatile function) hit the read-only wall, which
       // guarantees it changed nothing. The wall exists for integrations that may not write; one
       // that may (`execute`) gets the statement rerun on its write pool, as direct pg would run it.
       if ((err as { code?: unknown }).code !== READ_ONLY_SQLSTATE || !allowed.includes('execute')) throw err;
-      return finish(await this.deps.executor.run({ target, mode: 'write', statements, batch: false, sessionId }), policy.fingerprint);
+      return execute({ target, mode: 'write', statements, batch: false, sessionId }, policy.fingerprint);
     }
   }
 

@@ -28,13 +28,13 @@ export interface SignPool {
 }
 
 export interface SignPoolOptions {
-  /** The backend of this thread; workers load the same one by its choice name. */
+  /** The backend of this thread; workers load the same one by its exact build (`backend.build`). */
   backend: CryptoBackend;
   /** Worker threads; 0 signs inline. Default: defaultSigningWorkers(). */
   workers?: number;
   /**
-   * The choice workers pass to setCryptoBackend. Default: derived from `backend` (a test double
-   * has no such name — use `workers: 0` with one).
+   * The choice workers pass to setCryptoBackend. Default: `backend.build`; the worker must then
+   * report that same name and build, or signing stays inline.
    */
   backendChoice?: BackendChoice;
   /** Told why the pool runs inline although workers were asked for. Default: a process warning. */

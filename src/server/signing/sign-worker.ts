@@ -1,7 +1,8 @@
 /**
  * The piscina worker that runs ML-DSA-65 signing and ML-KEM-768 encapsulation off the event loop
- * (DESIGN §8). It loads the very backend the main thread chose, by choice name, so both threads
- * produce the same bytes; the main thread checks the name it reports on the probe task.
+ * (DESIGN §8). It loads the very backend the main thread chose, by its exact build, so both
+ * threads produce the same bytes; the main thread checks the name and build it reports on the
+ * probe task.
  */
 import type { BackendBuild, BackendName, CryptoBackend } from '../../crypto/backend.js';
 import { getCryptoBackend, setCryptoBackend, type BackendChoice } from '../../crypto/select-backend.js';
