@@ -197,23 +197,7 @@ export async function startFakeProxy(options: FakeProxyOptions = {}): Promise<Fa
       payload = { ...answer, session_id: sessionId } as OutboundResponsePayload;
     }
 
-    const envelope = await sealEnvelope({
-      payload,
-      tenantId,
-      context: {
-        request_id: request.request_id,
-        integration_id: request.integration_id,
-        operation: request.operation,
-        request_sha256: createHash('sha256').update(raw).digest('hex'),
-      },
-      recipient: { keyId: recipient.keyId, publicKey: recipient.publicKey },
-      signer: { keyId: signer.keyId, secretKey: signer.secretKey },
-      hmacKey,
-      auditEventId: newId('audit'),
-      success: !('error' in payload),
-    });
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(envelope));
+    await seal(payload, request, request.operation, !('error' in payload));
   }
 
 
