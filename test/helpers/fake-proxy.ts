@@ -221,3 +221,39 @@ export async function startFakeProxy(options: FakeProxyOptions = {}): Promise<Fa
     });
   return proxy;
 }
+
+/** The query `whileInFlight` holds at the fake until a round is over. */
+export const WARM_SQL = 'SELECT pg_sleep(10) AS warm';
+
+/**
+ * Runs `start` while WARM_SQL is in flight at `proxy` (it has arrived there and is held), so the
+ * calls `start` makes in one tick are queued together by the driver and travel in one pipeline;
+ * their outcomes once all have settled. The handler is `echoHandler` (or `handler`) meanwhile.
+ */
+export async function whileInFlight<T>(
+  proxy: FakeProxy,
+  pool: { query(sql: string): Promise<unknown> },
+  start: () => Array<Promise<T>>,
+  handler: FakeHandler = echoHandler,
+): Promise<Array<PromiseSettledResult<T>>> {
+  let arrived!: () => void;
+  let release!: () => void;
+  const inFlight = new Promise<void>((resolve) => (arrived = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  proxy.handler = async (request, ctx) => {
+    if ((request.payload as { sql?: string }).sql === WARM_SQL) {
+      arrived();
+      await released;
+    }
+    return handler(request, ctx);
+  };
+  const warm = pool.query(WARM_SQL);
+  await inFlight;
+  try {
+    return await Promise.allSettled(start());
+  } finally {
+    release();
+    await warm;
+    proxy.handler = echoHandler;
+  }
+}

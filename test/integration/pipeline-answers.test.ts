@@ -9,47 +9,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QsPool } from '../../src/client/qs-pool.js';
 import { isQsError } from '../../src/protocol/errors.js';
 import type { PipelineRequest } from '../../src/protocol/wire.js';
-import { echoHandler, startFakeProxy, type FakePipelineHandler, type FakeProxy } from '../helpers/fake-proxy.js';
+import { startFakeProxy, WARM_SQL, whileInFlight as whileInFlightAt, type FakePipelineHandler, type FakeProxy } from '../helpers/fake-proxy.js';
 
-/** The query the fake holds until a round is over: something in flight, so the others coalesce. */
-const WARM_SQL = 'SELECT pg_sleep(10) AS warm';
 const ECHO_SQL = 'SELECT $1::text AS value';
 const CALLS = 6;
 
 let proxy: FakeProxy;
+const whileInFlight = <T>(pool: QsPool, start: () => Array<Promise<T>>) => whileInFlightAt(proxy, pool, start);
 beforeAll(async () => {
   proxy = await startFakeProxy();
 });
 afterAll(() => proxy.close());
 
 const poolFor = () => new QsPool({ url: proxy.url, apiKey: proxy.apiKey, clientKeys: proxy.keysPath, max: 32 });
-
-/**
- * Runs `start` while WARM_SQL is in flight at the fake (it has arrived there and is held), so the
- * calls `start` makes in one tick are queued together; their outcomes once all have settled.
- */
-async function whileInFlight<T>(pool: QsPool, start: () => Array<Promise<T>>): Promise<Array<PromiseSettledResult<T>>> {
-  let arrived!: () => void;
-  let release!: () => void;
-  const inFlight = new Promise<void>((resolve) => (arrived = resolve));
-  const released = new Promise<void>((resolve) => (release = resolve));
-  proxy.handler = async (request, ctx) => {
-    if ((request.payload as { sql?: string }).sql === WARM_SQL) {
-      arrived();
-      await released;
-    }
-    return echoHandler(request, ctx);
-  };
-  const warm = pool.query(WARM_SQL);
-  await inFlight;
-  try {
-    return await Promise.allSettled(start());
-  } finally {
-    release();
-    await warm;
-    proxy.handler = echoHandler;
-  }
-}
 
 /** Each outcome as the test compares it: the row it got, or the QsError code it was refused with. */
 function summary(outcomes: Array<PromiseSettledResult<{ rows: unknown[] }>>): unknown[] {
