@@ -18,7 +18,11 @@ export interface OutboundCall {
   sessionId?: string | null;
 }
 
-/** Reads are retried this many times after a refused/reset connection, each with a fresh request id. */
+/**
+ * Reads are sent again this many times after a refused/reset connection, byte for byte (the same
+ * request id): a SELECT that writes and already ran is then refused by the proxy with
+ * QS_ALREADY_RUN instead of writing twice (server/proxy/write-rerun-claims.ts).
+ */
 export const MAX_READ_RETRIES = 2;
 
 export const OUTBOUND_PATH = '/api/v2/proxy/outbound';
@@ -46,17 +50,17 @@ function openCachesFor(cfg: ResolvedConfig): { rootCache: MerkleRootCache; kemCa
  */
 export async function callOutboundAlone(cfg: ResolvedConfig, call: OutboundCall, signal?: AbortSignal): Promise<OutboundResponsePayload> {
   const attempts = call.operation === 'query' ? 1 + MAX_READ_RETRIES : 1;
+  const requestId = newId('request');
+  const request: OutboundRequest = {
+    integration_id: cfg.integrationId,
+    operation: call.operation,
+    payload: call.payload,
+    request_id: requestId,
+    ...(call.sessionId ? { session_id: call.sessionId } : {}),
+    recipient_key_id: cfg.keys.recipient.keyId,
+  };
+  const body = Buffer.from(JSON.stringify(request), 'utf8');
   for (let attempt = 1; ; attempt++) {
-    const requestId = newId('request');
-    const request: OutboundRequest = {
-      integration_id: cfg.integrationId,
-      operation: call.operation,
-      payload: call.payload,
-      request_id: requestId,
-      ...(call.sessionId ? { session_id: call.sessionId } : {}),
-      recipient_key_id: cfg.keys.recipient.keyId,
-    };
-    const body = Buffer.from(JSON.stringify(request), 'utf8');
     const res = await postForEnvelope(cfg, OUTBOUND_PATH, body, signal, attempt < attempts);
     if (res === 'retry') continue;
     if (res.status !== 200) throw plainError(res.status, res.body);

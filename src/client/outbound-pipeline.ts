@@ -235,11 +235,11 @@ export class OutboundPipeliner {
    */
   async #send(batch: Queued[], signal: AbortSignal): Promise<Array<{ payload: OutboundResponsePayload; elapsedMs: number }> | 'alone'> {
     const cfg = this.cfg;
-    // Like a lone read, a batch of reads is sent again after a refused or reset connection.
+    // Like a lone read, a batch of reads is sent again, byte for byte, after a refused or reset connection.
     const attempts = batch.every((q) => q.call.operation === 'query') ? 1 + MAX_READ_RETRIES : 1;
+    const requestId = newId('request');
+    const body = this.#pipelineBody(requestId, batch);
     for (let attempt = 1; ; attempt++) {
-      const requestId = newId('request');
-      const body = this.#pipelineBody(requestId, batch);
       const res = await postForEnvelope(cfg, PIPELINE_PATH, body, signal, attempt < attempts);
       if (res === 'retry') continue;
       if (res.status !== 200) {

@@ -44,6 +44,11 @@ export const ERROR_CODES = {
     sqlstate: '54000',
     description: "An answer that ran on a read-only connection was left out of a pipeline whose answers together exceed the proxy's pipeline answer limit; the driver runs the call again alone.",
   },
+  QS_ALREADY_RUN: {
+    status: 409,
+    sqlstate: '40003',
+    description: 'The same request, byte for byte, already ran a SELECT that writes (rerun on the write pool); a retried read is not run twice, and its first outcome is unknown to the driver.',
+  },
   QS_DB_AUTH_FAILED: { status: 502, sqlstate: '28P01', description: 'PostgreSQL refused the sealed credential; rotate it via POST /api/v2/vault/rotate/{credential_id}.' },
   QS_DB_TLS: { status: 502, sqlstate: '08006', description: 'The TLS connection to PostgreSQL failed; check sslmode=require and the server certificate.' },
   QS_DB_UNAVAILABLE: { status: 503, sqlstate: '08001', description: 'PostgreSQL is unreachable.' },

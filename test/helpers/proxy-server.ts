@@ -95,9 +95,9 @@ export async function outbound(
 export async function pipeline(
   tenant: Tenant,
   calls: Array<{ operation: string; payload: unknown } & Record<string, unknown>>,
-  opts: { apiKey?: string; accept?: string; integrationId?: string } = {},
+  opts: { apiKey?: string; accept?: string; integrationId?: string; requestId?: string } = {},
 ): Promise<OutboundAnswer & { answers?: Array<OutboundResponsePayload & { audit_event_id: string }> }> {
-  const r = await envelopeCall(tenant, '/api/v2/proxy/pipeline', { integration_id: opts.integrationId ?? tenant.integrationId, request_id: newId('request'), calls }, opts);
+  const r = await envelopeCall(tenant, '/api/v2/proxy/pipeline', { integration_id: opts.integrationId ?? tenant.integrationId, request_id: opts.requestId ?? newId('request'), calls }, opts);
   return { ...r, answers: (r.payload as { pipeline?: Array<OutboundResponsePayload & { audit_event_id: string }> } | undefined)?.pipeline };
 }
 

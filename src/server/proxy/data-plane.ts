@@ -31,6 +31,7 @@ import type { CryptoBackend } from '../../crypto/backend.js';
 import type { EnvelopeSealer } from '../signing/batch-signer.js';
 import { DEFAULT_PIPELINE_ANSWER_LIMIT } from '../config.js';
 import { withholdLargeReads, type PipelineAnswer } from './pipeline-answer-limit.js';
+import { WriteRerunClaims } from './write-rerun-claims.js';
 
 /**
  * Field-level tokenization, plugged in by the tokenization module: parameters in, results out.
@@ -69,6 +70,7 @@ const DENIAL_CODES = new Set([
   'QS_NOT_FOUND',
   'QS_SESSION_NOT_FOUND',
   'QS_SQL_SYNTAX',
+  'QS_ALREADY_RUN',
 ]);
 
 const OUTBOUND_ROUTE = 'POST /api/v2/proxy/outbound';
@@ -79,6 +81,12 @@ const CACHE_TTL_MS = 15_000;
 
 /** read_only_sql_transaction: raised by the read-only pool before anything was written. */
 const READ_ONLY_SQLSTATE = '25006';
+
+/** Which call of which exact request body this is: a lone call is slot 0, a pipeline's by index. */
+interface CallIdentity {
+  requestSha256: string;
+  slot: number;
+}
 
 interface RunOutcome {
   results: WireResult[];
@@ -98,6 +106,7 @@ interface RunOutcome {
 export class DataPlane {
   /** Current credential version per credential id; dropped on a change notice, and after a TTL in case a notice was lost. */
   readonly #versions = new Map<string, { version: number; until: number }>();
+  readonly #rerunClaims = new WriteRerunClaims();
 
   constructor(private readonly deps: DataPlaneDeps) {
     deps.store.onChange((n) => {
@@ -112,12 +121,13 @@ export class DataPlane {
   async outbound(principal: Principal, body: OutboundRequest, rawBody: Buffer): Promise<WireEnvelope> {
     const started = performance.now();
     const recipient = await this.deps.recipients.resolve(principal.tenantId, body.recipient_key_id);
-    const answer = await this.#answer(principal, body, OUTBOUND_ROUTE, started);
+    const requestSha256 = sha256(rawBody).toString('hex');
+    const answer = await this.#answer(principal, body, OUTBOUND_ROUTE, started, { requestSha256, slot: 0 });
     this.#countCall(answer.audit);
     return this.#seal(principal, recipient, {
       payload: answer.payload,
       auditEvents: [answer.audit],
-      context: { request_id: body.request_id, integration_id: body.integration_id, operation: body.operation, request_sha256: sha256(rawBody).toString('hex') },
+      context: { request_id: body.request_id, integration_id: body.integration_id, operation: body.operation, request_sha256: requestSha256 },
       success: !('error' in answer.payload),
       started,
     });
@@ -131,9 +141,16 @@ export class DataPlane {
   async pipeline(principal: Principal, body: PipelineRequest, rawBody: Buffer): Promise<WireEnvelope> {
     const started = performance.now();
     const recipient = await this.deps.recipients.resolve(principal.tenantId, body.recipient_key_id);
+    const requestSha256 = sha256(rawBody).toString('hex');
     const answers = await Promise.all(
-      body.calls.map((call) =>
-        this.#answer(principal, { integration_id: body.integration_id, operation: call.operation, payload: call.payload, request_id: body.request_id, session_id: null }, PIPELINE_ROUTE, started),
+      body.calls.map((call, slot) =>
+        this.#answer(
+          principal,
+          { integration_id: body.integration_id, operation: call.operation, payload: call.payload, request_id: body.request_id, session_id: null },
+          PIPELINE_ROUTE,
+          started,
+          { requestSha256, slot },
+        ),
       ),
     );
     const withheld = withholdLargeReads(answers, this.deps.pipelineAnswerLimit ?? DEFAULT_PIPELINE_ANSWER_LIMIT);
@@ -143,7 +160,7 @@ export class DataPlane {
     return this.#seal(principal, recipient, {
       payload,
       auditEvents: answers.map((a) => a.audit),
-      context: { request_id: body.request_id, integration_id: body.integration_id, operation: PIPELINE_OPERATION, request_sha256: sha256(rawBody).toString('hex') },
+      context: { request_id: body.request_id, integration_id: body.integration_id, operation: PIPELINE_OPERATION, request_sha256: requestSha256 },
       // The exchange as a whole succeeded; a call that failed says so in its own answer.
       success: true,
       started,
@@ -156,7 +173,7 @@ export class DataPlane {
   }
 
   /** Runs one call and says what to answer and audit; never throws for what the call did. */
-  async #answer(principal: Principal, body: OutboundRequest, route: string, started: number): Promise<PipelineAnswer> {
+  async #answer(principal: Principal, body: OutboundRequest, route: string, started: number, call: CallIdentity): Promise<PipelineAnswer> {
     let payload: OutboundResponsePayload;
     let executionMs: number | undefined;
     let readOnly = false;
@@ -166,7 +183,7 @@ export class DataPlane {
     let sqlstate: string | null = null;
     let rowCount: number | null = null;
     try {
-      const run = await this.#run(principal, body);
+      const run = await this.#run(principal, body, call);
       fingerprint = run.fingerprint;
       executionMs = run.executionMs;
       readOnly = run.readOnly === true;
@@ -251,7 +268,7 @@ export class DataPlane {
     await this.deps.executor.close();
   }
 
-  async #run(principal: Principal, body: OutboundRequest): Promise<RunOutcome> {
+  async #run(principal: Principal, body: OutboundRequest, call: CallIdentity): Promise<RunOutcome> {
     const { tenantId } = principal;
     const integration = await this.deps.integrations.require(tenantId, body.integration_id);
     const allowed = integration.allowedOperations.filter(isOperation);
@@ -336,6 +353,10 @@ export class DataPlane {
       // guarantees it changed nothing. The wall exists for integrations that may not write; one
       // that may (`execute`) gets the statement rerun on its write pool, as direct pg would run it.
       if ((err as { code?: unknown }).code !== READ_ONLY_SQLSTATE || !allowed.includes('execute')) throw err;
+      // A read the driver sent again after a reset must not write twice (write-rerun-claims.ts).
+      if (!this.#rerunClaims.claim(WriteRerunClaims.keyOf(tenantId, call.requestSha256, call.slot))) {
+        throw new QsError('QS_ALREADY_RUN', 'this exact request already ran this SELECT on the write pool (it writes); it is not run twice, and the first outcome is lost with the connection that carried it');
+      }
       return execute({ target, mode: 'write', statements, batch: false, sessionId }, policy.fingerprint);
     }
   }
