@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../src/server/audit/audit-chain.js';
+import { newId } from '../../src/protocol/ids.js';
 import { api, outbound, provisionTenant, startTestServer } from '../helpers/proxy-server.js';
 import { databaseUrl, dropSchema, tempSchemaName } from '../helpers/pg.js';
 
@@ -163,6 +164,31 @@ describe('several nodes on one PostgreSQL store', () => {
     } finally {
       await nodeA.close();
       await nodeB.close();
+      await dropSchema(schema);
+    }
+  });
+});
+
+describe('a retried read that writes, across nodes sharing a PostgreSQL store', () => {
+  it('runs once: the same request sent to node B after node A ran it is QS_ALREADY_RUN', async () => {
+    const schema = tempSchemaName('qs_claims');
+    const dataDir = tempDir();
+    const nodeA = await startTestServer({ dataDir, store: databaseUrl(), storeSchema: schema });
+    const nodeB = await startTestServer({ dataDir, store: databaseUrl(), storeSchema: schema });
+    const seq = `${schema}_seq`;
+    await admin(`CREATE SEQUENCE public.${seq}`);
+    try {
+      const t = await provisionTenant(nodeA, { allow: ['query', 'execute'] });
+      const request = { operation: 'query', payload: { sql: `SELECT nextval('public.${seq}') AS n`, params: [] }, request_id: newId('request') };
+      expect((await outbound(t, request)).payload).toMatchObject({ results: [{ rows: [['1']] }] });
+      const again = await outbound({ ...t, url: nodeB.url }, request);
+      expect((again.payload as { error?: { qs_code?: string } }).error?.qs_code).toBe('QS_ALREADY_RUN');
+      // A new request (a new id) runs on B as usual.
+      expect((await outbound({ ...t, url: nodeB.url }, { ...request, request_id: newId('request') })).payload).toMatchObject({ results: [{ rows: [['2']] }] });
+    } finally {
+      await nodeA.close();
+      await nodeB.close();
+      await admin(`DROP SEQUENCE IF EXISTS public.${seq}`);
       await dropSchema(schema);
     }
   });

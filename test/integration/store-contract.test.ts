@@ -426,6 +426,22 @@ function storeContract(makeEnv: () => StoreEnv): void {
     expect((await store.getTokens(tenantA, many)).size).toBe(3);
   });
 
+  it('grants a request claim once per tenant and key until it expires; of concurrent claims exactly one wins', async () => {
+    const key = `rerun:${randomBytes(32).toString('hex')}:0`;
+    const t0 = 1_800_000_000_000;
+    expect(await store.claimRequest(tenantA, key, t0 + 600_000, t0)).toBe(true);
+    expect(await store.claimRequest(tenantA, key, t0 + 601_000, t0 + 1_000)).toBe(false);
+    expect(await store.claimRequest(tenantB, key, t0 + 600_000, t0)).toBe(true);
+    expect(await store.claimRequest(tenantA, `${key}1`, t0 + 600_000, t0)).toBe(true);
+    // Still held a millisecond before it expires; free again once it has.
+    expect(await store.claimRequest(tenantA, key, t0 + 1_200_000, t0 + 599_999)).toBe(false);
+    expect(await store.claimRequest(tenantA, key, t0 + 1_200_000, t0 + 600_000)).toBe(true);
+    expect(await store.claimRequest(tenantA, key, t0 + 1_300_000, t0 + 700_000)).toBe(false);
+    const contested = `rerun:${randomBytes(32).toString('hex')}:3`;
+    const wins = await Promise.all(Array.from({ length: 8 }, () => store.claimRequest(tenantA, contested, t0 + 600_000, t0)));
+    expect(wins.filter(Boolean)).toHaveLength(1);
+  });
+
   it('delivers change notices to subscribers, and stops after unsubscribe', async () => {
     const target = env.crossInstance ? extra[0] ?? (await openAnother()) : store;
     const received: ChangeNotice[] = [];
@@ -474,6 +490,22 @@ function storeContract(makeEnv: () => StoreEnv): void {
 for (const [name, makeEnv] of STORES) {
   describe(name, () => storeContract(makeEnv));
 }
+
+describe('PostgresStore request claims', () => {
+  it('a request claimed through one node is refused through another sharing the store', async () => {
+    const schema = tempSchemaName();
+    const nodes = await Promise.all([0, 1].map(() => PostgresStore.open({ url: databaseUrl(), schema, max: 2 })));
+    try {
+      const key = `rerun:${randomBytes(32).toString('hex')}:0`;
+      const t0 = 1_800_000_000_000;
+      expect(await nodes[0]!.claimRequest('ten_shared', key, t0 + 600_000, t0)).toBe(true);
+      expect(await nodes[1]!.claimRequest('ten_shared', key, t0 + 600_000, t0 + 5)).toBe(false);
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+      await dropSchema(schema);
+    }
+  });
+});
 
 describe('PostgresStore LISTEN connection', () => {
   it('reconnects after the server drops it and keeps delivering notices', async () => {

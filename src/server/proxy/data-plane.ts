@@ -31,7 +31,7 @@ import type { CryptoBackend } from '../../crypto/backend.js';
 import type { EnvelopeSealer } from '../signing/batch-signer.js';
 import { DEFAULT_PIPELINE_ANSWER_LIMIT } from '../config.js';
 import { withholdLargeReads, type PipelineAnswer } from './pipeline-answer-limit.js';
-import { WriteRerunClaims } from './write-rerun-claims.js';
+import { REQUEST_CLAIM_TTL_MS, requestClaimKey } from './request-claims.js';
 
 /**
  * Field-level tokenization, plugged in by the tokenization module: parameters in, results out.
@@ -106,7 +106,6 @@ interface RunOutcome {
 export class DataPlane {
   /** Current credential version per credential id; dropped on a change notice, and after a TTL in case a notice was lost. */
   readonly #versions = new Map<string, { version: number; until: number }>();
-  readonly #rerunClaims = new WriteRerunClaims();
 
   constructor(private readonly deps: DataPlaneDeps) {
     deps.store.onChange((n) => {
@@ -353,8 +352,9 @@ export class DataPlane {
       // guarantees it changed nothing. The wall exists for integrations that may not write; one
       // that may (`execute`) gets the statement rerun on its write pool, as direct pg would run it.
       if ((err as { code?: unknown }).code !== READ_ONLY_SQLSTATE || !allowed.includes('execute')) throw err;
-      // A read the driver sent again after a reset must not write twice (write-rerun-claims.ts).
-      if (!this.#rerunClaims.claim(WriteRerunClaims.keyOf(tenantId, call.requestSha256, call.slot))) {
+      // A read the driver sent again after a reset must not write twice (request-claims.ts).
+      const now = Date.now();
+      if (!(await this.deps.store.claimRequest(tenantId, requestClaimKey(call.requestSha256, call.slot), now + REQUEST_CLAIM_TTL_MS, now))) {
         throw new QsError('QS_ALREADY_RUN', 'this exact request already ran this SELECT on the write pool (it writes); it is not run twice, and the first outcome is lost with the connection that carried it');
       }
       return execute({ target, mode: 'write', statements, batch: false, sessionId }, policy.fingerprint);

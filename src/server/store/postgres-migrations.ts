@@ -122,4 +122,17 @@ CREATE TABLE tokens (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'request claims',
+    sql: `
+CREATE TABLE request_claims (
+  tenant_id text NOT NULL,
+  claim_key text NOT NULL,
+  expires_at bigint NOT NULL,
+  PRIMARY KEY (tenant_id, claim_key)
+);
+CREATE INDEX request_claims_expiry ON request_claims(expires_at);
+`,
+  },
 ];

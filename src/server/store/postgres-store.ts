@@ -560,6 +560,23 @@ export class PostgresStore implements Store {
     return this.#changes.subscribe(listener);
   }
 
+  /**
+   * One statement: the insert wins, or takes over an expired claim, or (a live claim) changes
+   * nothing and returns no row. Concurrent claims of one key serialize on its primary key, and the
+   * loser sees the winner's live claim. Each win also clears up to 100 expired claims.
+   */
+  async claimRequest(tenantId: string, key: string, expiresAt: number, now: number): Promise<boolean> {
+    const won = await this.#query(
+      `INSERT INTO ${this.#s}.request_claims AS c (tenant_id, claim_key, expires_at) VALUES ($1, $2, $3)
+       ON CONFLICT (tenant_id, claim_key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE c.expires_at <= $4
+       RETURNING 1`,
+      [tenantId, key, expiresAt, now],
+    );
+    if (won.length === 0) return false;
+    await this.#query(`DELETE FROM ${this.#s}.request_claims WHERE ctid IN (SELECT ctid FROM ${this.#s}.request_claims WHERE expires_at <= $1 LIMIT 100)`, [now]);
+    return true;
+  }
+
   /** Runs a trivial query. */
   async ping(): Promise<void> {
     await this.#pool.query('SELECT 1');

@@ -6,6 +6,7 @@ import { pageAuditChain } from './audit-chain.js';
 import { appendAuditBatch } from './sqlite-audit-append.js';
 import { SqliteAuditThread } from './sqlite-audit-thread.js';
 import { ChangeHub } from './change-hub.js';
+import { MemoryRequestClaims } from './memory-request-claims.js';
 import { pendingMigrations } from './migration.js';
 import { loadSqlite, type SqliteDatabase, type SqliteStatement } from './sqlite-driver.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
@@ -58,6 +59,7 @@ export class SqliteStore implements Store {
   readonly #db: SqliteDatabase;
   readonly #statements = new Map<string, SqliteStatement>();
   readonly #changes = new ChangeHub();
+  readonly #claims = new MemoryRequestClaims();
   readonly #auditThread: SqliteAuditThread | null;
 
   private constructor(db: SqliteDatabase, auditThread: SqliteAuditThread | null) {
@@ -465,6 +467,11 @@ export class SqliteStore implements Store {
   /** Subscribes to change notices; returns the unsubscribe function. */
   onChange(listener: (notice: ChangeNotice) => void): () => void {
     return this.#changes.subscribe(listener);
+  }
+
+  /** In this process's memory: a SQLite store has one process (memory-request-claims.ts). */
+  async claimRequest(tenantId: string, key: string, expiresAt: number, now: number): Promise<boolean> {
+    return this.#claims.claim(tenantId, key, expiresAt, now);
   }
 
   /** Runs a trivial query. */

@@ -220,6 +220,14 @@ export interface Store {
   putToken(t: StoredToken): Promise<void>;
   getTokens(tenantId: string, tokens: string[]): Promise<Map<string, Uint8Array>>;
 
+  // At most once across the nodes sharing the store (the data plane's reruns on the write pool).
+  /**
+   * True the first time `key` is claimed for the tenant, or when its earlier claim expired by
+   * `now` (ms since the epoch); false while an earlier claim lives. The claim then holds until
+   * `expiresAt`. Concurrent claims of one key: exactly one wins.
+   */
+  claimRequest(tenantId: string, key: string, expiresAt: number, now: number): Promise<boolean>;
+
   // Cross-node cache invalidation.
   publishChange(notice: ChangeNotice): Promise<void>;
   /** Returns an unsubscribe function. */
