@@ -19,9 +19,9 @@ export interface OutboundCall {
 }
 
 /**
- * Reads are sent again this many times after a refused/reset connection, byte for byte (the same
- * request id): a SELECT that writes and already ran is then refused by the proxy with
- * QS_ALREADY_RUN instead of writing twice (server/proxy/write-rerun-claims.ts).
+ * Sessionless reads are sent again this many times after a refused/reset connection, byte for
+ * byte (the same request id): a SELECT that writes and already ran is then refused by the proxy
+ * with QS_ALREADY_RUN instead of writing twice (server/proxy/request-claims.ts).
  */
 export const MAX_READ_RETRIES = 2;
 
@@ -49,7 +49,10 @@ function openCachesFor(cfg: ResolvedConfig): { rootCache: MerkleRootCache; kemCa
  * the answer does not verify; a SQL error comes back as the payload's `error`, not as a throw.
  */
 export async function callOutboundAlone(cfg: ResolvedConfig, call: OutboundCall, signal?: AbortSignal): Promise<OutboundResponsePayload> {
-  const attempts = call.operation === 'query' ? 1 + MAX_READ_RETRIES : 1;
+  // Never inside a session: the proxy runs a session's statements on its own writable connection,
+  // where a SELECT that writes is not claimed, and "new" would open a second session. pg does not
+  // retry either; the client is then done, as after a broken socket (qs-client.ts).
+  const attempts = call.operation === 'query' && !call.sessionId ? 1 + MAX_READ_RETRIES : 1;
   const requestId = newId('request');
   const request: OutboundRequest = {
     integration_id: cfg.integrationId,

@@ -246,6 +246,9 @@ export class OutboundPipeliner {
         // Only the proxy's own refusals, which come before any call ran, are safe to answer by
         // sending the calls again (writes included); a 404 page of something in between is not.
         const refusal = plainError(res.status, res.body);
+        // After a reset, an earlier attempt may have run on another node: the calls are not sent
+        // again as new requests (new ids), which no claim would recognise.
+        if (attempt > 1) throw refusal;
         if (res.status === 404 && refusal.code === 'QS_NOT_FOUND') {
           this.#unsupported = true;
           return 'alone';

@@ -86,6 +86,9 @@ export class QuantaSeal {
     /**
      * POST /api/v2/proxy/outbound and return the envelope unopened. `request_id` is generated
      * when absent; keep it (and, to bind the body too, the SHA-256 of the request) for decrypt.
+     * Give each intended execution its own id: the proxy refuses a second run of the same bytes
+     * where a SELECT that writes was rerun on the write pool (QS_ALREADY_RUN); a retry of a lost
+     * answer must send the identical bytes to be recognised as one.
      */
     outbound: async (request: Omit<OutboundRequest, 'request_id'> & { request_id?: string }): Promise<HybridCryptoEnvelope> =>
       (await this.#call('POST', OUTBOUND_PATH, { ...request, request_id: request.request_id ?? newId('request') })) as unknown as HybridCryptoEnvelope,

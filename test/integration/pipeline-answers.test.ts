@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QsPool } from '../../src/client/qs-pool.js';
+import { httpTransport, type QsTransport } from '../../src/client/transport.js';
 import { isQsError } from '../../src/protocol/errors.js';
 import type { PipelineRequest } from '../../src/protocol/wire.js';
 import { startFakeProxy, WARM_SQL, whileInFlight as whileInFlightAt, type FakePipelineHandler, type FakeProxy } from '../helpers/fake-proxy.js';
@@ -136,5 +137,39 @@ describe('a pipeline refused with 413 QS_BODY_TOO_LARGE', () => {
   it('halves the body bound: each next pipeline, its own fields included, is at most max(16 KiB, N/2) bytes, and every call answers', async () => {
     const { bound, next } = await refusedThenAnswered();
     expect(next.filter((p) => p.bytes > bound)).toEqual([]);
+  });
+});
+
+describe('a pipeline refused (404, 413) after a reset made the driver send it again', () => {
+  it('is an error for every call: an earlier attempt may have run, so they are not sent alone as new requests', async () => {
+    for (const refusal of [404, 413] as const) {
+      const seen: number[] = [];
+      let attempts = 0;
+      proxy.pipeline = (request) => {
+        seen.push(request.calls.length);
+        return { status: refusal, code: refusal === 404 ? 'QS_NOT_FOUND' : 'QS_BODY_TOO_LARGE' };
+      };
+      const inner = httpTransport(new URL(proxy.url).origin);
+      const transport: QsTransport = {
+        async request(req) {
+          const res = await inner.request(req);
+          // The first pipeline reached the fake (it refused it) but its answer was lost.
+          if (req.path.endsWith('/pipeline') && attempts++ === 0) throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+          return res;
+        },
+      };
+      const pool = new QsPool({ url: proxy.url, apiKey: proxy.apiKey, clientKeys: proxy.keysPath, max: 32, transport });
+      const alone = proxy.requests.length;
+      try {
+        const outcomes = await whileInFlight(pool, () => Array.from({ length: CALLS }, (_, i) => pool.query(ECHO_SQL, [`v${i}`])));
+        expect(seen).toEqual([CALLS, CALLS]);
+        expect(summary(outcomes)).toEqual(Array.from({ length: CALLS }, () => (refusal === 404 ? 'QS_NOT_FOUND' : 'QS_BODY_TOO_LARGE')));
+        // Only the warm query went alone.
+        expect(proxy.requests.slice(alone).map((r) => (r.payload as { sql?: string }).sql)).toEqual([WARM_SQL]);
+      } finally {
+        proxy.pipeline = null;
+        await pool.end();
+      }
+    }
   });
 });

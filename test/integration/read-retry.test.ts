@@ -39,7 +39,7 @@ beforeAll(async () => {
   await admin.query(`CREATE SCHEMA ${schema}`);
   server = await startTestServer();
   // May write (execute), so a SELECT that writes is rerun on the write pool.
-  tenant = await provisionTenant(server, { allow: ['query', 'execute'] });
+  tenant = await provisionTenant(server, { allow: ['query', 'execute', 'transaction'] });
 });
 afterAll(async () => {
   await server?.dispose();
@@ -57,12 +57,12 @@ describe('the proxy runs the same request at most once where a read writes', () 
     expect(again.status).toBe(200);
     expect(errorOf(again.payload)).toMatchObject({ qs_code: 'QS_ALREADY_RUN', code: '40003' });
     expect(await nextvalRuns(seq)).toBe(1);
-    // Audited as refused, with the same request id as the run it refused.
+    // Audited as failed (not a policy denial), with the same request id as the run it refused.
     const events = await server.ctx.store.listAuditEvents(tenant.tenantId, { limit: 1000 });
     const mine = events.filter((e) => e.requestId === request.request_id);
     expect(mine.map((e) => [e.outcome, e.qsCode ?? null])).toEqual([
       ['allowed', null],
-      ['denied', 'QS_ALREADY_RUN'],
+      ['failed', 'QS_ALREADY_RUN'],
     ]);
   });
 
@@ -89,6 +89,33 @@ describe('the proxy runs the same request at most once where a read writes', () 
     expect(rowsOf((await outbound(other, { ...request, integration_id: other.integrationId })).payload)).toEqual([['2']]);
   });
 
+  it('two copies in flight at once: exactly one runs the write', async () => {
+    const seq = await freshSequence();
+    // pg_sleep first, so both copies are past the read-only wall at about the same time.
+    const request = { operation: 'query', payload: { sql: `SELECT pg_sleep(0.2), nextval('${schema}.${seq}')::text AS n`, params: [] }, request_id: newId('request') };
+    const answers = await Promise.all([outbound(tenant, request), outbound(tenant, request)]);
+    const codes = answers.map((a) => ('error' in a.payload! ? errorOf(a.payload).qs_code : 'ran')).sort();
+    expect(codes).toEqual(['QS_ALREADY_RUN', 'ran']);
+    expect(await nextvalRuns(seq)).toBe(1);
+  });
+
+  it('a rerun that failed after writing is not run again either: its outcome is unknown (40003)', async () => {
+    const seq = await freshSequence();
+    // nextval() runs (and a sequence does not roll back), then the division fails.
+    const request = { operation: 'query', payload: { sql: `SELECT nextval('${schema}.${seq}') / 0 AS n`, params: [] }, request_id: newId('request') };
+    expect(errorOf((await outbound(tenant, request)).payload)).toMatchObject({ code: '22012' });
+    expect(errorOf((await outbound(tenant, request)).payload)).toMatchObject({ qs_code: 'QS_ALREADY_RUN' });
+    expect(await nextvalRuns(seq)).toBe(1);
+  });
+
+  it('an integration that may not execute gets 25006 every time: nothing reran, nothing was claimed', async () => {
+    const ddlOnly = await provisionTenant(server, { allow: ['query', 'ddl'] });
+    const seq = await freshSequence();
+    const request = { operation: 'query', payload: { sql: `SELECT nextval('${schema}.${seq}') AS n`, params: [] }, request_id: newId('request') };
+    for (let i = 0; i < 2; i++) expect(errorOf((await outbound(ddlOnly, request)).payload)).toMatchObject({ code: '25006' });
+    expect(await nextvalRuns(seq)).toBe(0);
+  });
+
   it('a pipeline sent twice: the call that writes is refused in its own slot, the reads answer again', async () => {
     const seq = await freshSequence();
     const calls = [
@@ -108,20 +135,25 @@ describe('the proxy runs the same request at most once where a read writes', () 
 });
 
 /**
- * The real transport, except that the first data-plane request's answer is lost after the proxy
- * ran it: ECONNRESET, as when a connection breaks between the proxy's write and the driver's read.
+ * The real transport, except that the answer to the first data-plane request that `match`es is
+ * lost after the proxy ran it: ECONNRESET, as when a connection breaks between the proxy's write
+ * and the driver's read. `bodies` holds every data-plane body sent, in order.
  */
-function losingFirstAnswer(url: string): QsTransport & { bodies: string[] } {
+function losingAnswer(url: string, match: (path: string, body: string) => boolean = () => true): QsTransport & { bodies: string[]; paths: string[] } {
   const inner = httpTransport(new URL(url).origin);
   const bodies: string[] = [];
+  const paths: string[] = [];
   let lost = false;
   return {
     bodies,
+    paths,
     async request(req) {
       const res = await inner.request(req);
       if (!req.path.startsWith('/api/v2/proxy/')) return res;
-      bodies.push(req.body?.toString('utf8') ?? '');
-      if (lost) return res;
+      const body = req.body?.toString('utf8') ?? '';
+      bodies.push(body);
+      paths.push(req.path);
+      if (lost || !match(req.path, body)) return res;
       lost = true;
       throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
     },
@@ -133,7 +165,7 @@ describe('QsPool after a reset that lost an answer the proxy had sent', () => {
     new QsPool({ url: tenant.url, apiKey: tenant.apiKey, integrationId: tenant.integrationId, clientKeys: tenant.clientKeysPath, transport });
 
   it('a plain SELECT is sent again, byte for byte, and answers', async () => {
-    const transport = losingFirstAnswer(tenant.url);
+    const transport = losingAnswer(tenant.url);
     const pool = poolFor(transport);
     try {
       const { rows } = await pool.query('SELECT $1::int * 2 AS n', [21]);
@@ -145,9 +177,68 @@ describe('QsPool after a reset that lost an answer the proxy had sent', () => {
     }
   });
 
+  it('coalesced SELECTs that write: the pipeline is sent again byte for byte, each call is 40003, and each ran once', async () => {
+    const seq = await freshSequence();
+    const transport = losingAnswer(tenant.url, (path) => path.endsWith('/pipeline'));
+    const pool = poolFor(transport);
+    try {
+      const sql = `SELECT nextval('${schema}.${seq}') AS n`;
+      // The first goes alone; the five queued behind it travel as one pipeline.
+      const outcomes = await Promise.allSettled(Array.from({ length: 6 }, () => pool.query(sql)));
+      const pipelined = transport.paths.map((p, i) => [p, i] as const).filter(([p]) => p.endsWith('/pipeline'));
+      expect(pipelined).toHaveLength(2);
+      expect(transport.bodies[pipelined[1]![1]]).toBe(transport.bodies[pipelined[0]![1]]);
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      expect(outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason as { code?: string }).map((e) => e.code)).toEqual(Array(5).fill('40003'));
+      expect(await nextvalRuns(seq)).toBe(6);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('inside a session nothing is sent again: the statement may have run there, and the client is done', async () => {
+    const seq = await freshSequence();
+    const transport = losingAnswer(tenant.url, (_path, body) => body.includes('nextval'));
+    const pool = poolFor(transport);
+    try {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await expect(client.query(`SELECT nextval('${schema}.${seq}') AS n`)).rejects.toMatchObject({ code: 'QS_TRANSPORT' });
+      } finally {
+        client.release(true);
+      }
+      expect(transport.bodies.filter((b) => b.includes('nextval'))).toHaveLength(1);
+      expect(await nextvalRuns(seq)).toBe(1);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('a statement that opens a session is not sent again: no second session, no second run', async () => {
+    const seq = await freshSequence();
+    const transport = losingAnswer(tenant.url, (_path, body) => body.includes('nextval'));
+    const pool = poolFor(transport);
+    try {
+      const client = await pool.connect();
+      try {
+        // pg_backend_pid() asks for a session on a checked-out client: this call carries session_id "new".
+        await expect(client.query(`SELECT nextval('${schema}.${seq}') AS n, pg_backend_pid() AS pid`)).rejects.toMatchObject({ code: 'QS_TRANSPORT' });
+      } finally {
+        client.release(true);
+      }
+      const sent = transport.bodies.filter((b) => b.includes('nextval'));
+      expect(sent).toHaveLength(1);
+      expect(JSON.parse(sent[0]!)).toMatchObject({ session_id: 'new' });
+      expect(await nextvalRuns(seq)).toBe(1);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('a SELECT that writes is not run twice: the caller gets 40003 QS_ALREADY_RUN, and nextval() ran once', async () => {
     const seq = await freshSequence();
-    const transport = losingFirstAnswer(tenant.url);
+    const transport = losingAnswer(tenant.url);
     const pool = poolFor(transport);
     try {
       await expect(pool.query(`SELECT nextval('${schema}.${seq}') AS n`)).rejects.toMatchObject({ code: '40003' });

@@ -70,7 +70,6 @@ const DENIAL_CODES = new Set([
   'QS_NOT_FOUND',
   'QS_SESSION_NOT_FOUND',
   'QS_SQL_SYNTAX',
-  'QS_ALREADY_RUN',
 ]);
 
 const OUTBOUND_ROUTE = 'POST /api/v2/proxy/outbound';

@@ -1,6 +1,6 @@
 import { LruCache } from '../../protocol/lru-cache.js';
 
-/** Claims kept at most (~100 bytes each); only SELECTs rerun on the write pool make claims. */
+/** Claims kept at most (~300 bytes each with the map's own cost: ~30 MB when full); only SELECTs rerun on the write pool make claims. */
 const MAX_CLAIMS = 100_000;
 
 /**
