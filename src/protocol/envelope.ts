@@ -73,6 +73,8 @@ export interface EnvelopeContext {
 
 export interface SealEnvelopeInput {
   payload: unknown;
+  /** The payload already serialized (UTF-8 JSON text of it); when given, it is sealed as is. */
+  serialized?: Uint8Array;
   tenantId: string;
   context: { request_id: string; integration_id: string; operation: string; request_sha256?: string };
   recipient: { keyId: string; publicKey: Uint8Array };
@@ -252,7 +254,7 @@ export async function prepareEnvelope(input: SealEnvelopeInput, deps: PrepareDep
       : await freshEnvelopeKey(input.tenantId, input.recipient, encaps);
   const nonce = (deps.randomBytes ?? pooledRandomBytes)(AES_GCM.nonceBytes);
   // Buffer.from, not TextEncoder: for a 500 kB result it is ~10x faster here (0.13 vs 1.6 ms).
-  const plaintext = Buffer.from(JSON.stringify(input.payload ?? null), 'utf8');
+  const plaintext = input.serialized ?? Buffer.from(JSON.stringify(input.payload ?? null), 'utf8');
   // ciphertext_data stays in the pieces the cipher made (body, tag) until a writer takes them.
   const ctData = aesGcmEncryptParts(key, nonce, plaintext, aadBytes(fields));
 

@@ -28,6 +28,11 @@ export interface ServerConfig {
   bodyLimit: number;
   /** Largest summed answer of one pipeline, bytes of JSON; larger reads' answers are sent alone. */
   pipelineAnswerLimit: number;
+  /**
+   * Rows of untokenized results written as JSON straight from PostgreSQL's bytes (default true;
+   * QS_ENCODE_ROWS=0 turns it off and rows go through pg's parser as JS strings).
+   */
+  encodeRows: boolean;
   logLevel: string;
   cryptoBackend: BackendChoice;
 }
@@ -49,6 +54,7 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
     bodyLimit: overrides.bodyLimit ?? (env.QS_BODY_LIMIT ? Number(env.QS_BODY_LIMIT) : 8 * 1024 * 1024),
     pipelineAnswerLimit:
       overrides.pipelineAnswerLimit ?? envInteger(env, 'QS_PIPELINE_ANSWER_LIMIT', { min: 1024, max: MAX_PIPELINE_ANSWER_LIMIT }) ?? DEFAULT_PIPELINE_ANSWER_LIMIT,
+    encodeRows: overrides.encodeRows ?? (envInteger(env, 'QS_ENCODE_ROWS', { min: 0, max: 1 }) ?? 1) === 1,
     logLevel: overrides.logLevel ?? env.QS_LOG_LEVEL ?? 'info',
     cryptoBackend: overrides.cryptoBackend ?? ((env.QS_CRYPTO_BACKEND as BackendChoice | undefined) || 'auto'),
   };

@@ -50,7 +50,7 @@ export async function createContext(config: ServerConfig): Promise<ServerContext
     // Workers per QS_SIGNING_WORKERS (default: one core left to the event loop); inline if they cannot load.
     const signMs = selection.candidates.find((c) => c.ok && c.name === backend.name)?.signMs;
     signer = await BatchSigner.create({ backend, workers: defaultSigningWorkers(process.env, signMs) });
-    const dataPlane = new DataPlane({ store, backend, signingKey, integrations, recipients, vault, audit, executor, metrics, tokenization, signer, pipelineAnswerLimit: config.pipelineAnswerLimit });
+    const dataPlane = new DataPlane({ store, backend, signingKey, integrations, recipients, vault, audit, executor, metrics, tokenization, signer, pipelineAnswerLimit: config.pipelineAnswerLimit, encodeRows: config.encodeRows });
     return {
       config,
       store,

@@ -27,6 +27,8 @@ export interface RunRequest {
   sessionId?: string | null;
   /** Close the session after this call (the driver's release()). */
   closeSession?: boolean;
+  /** Rows as encoded JSON text (RawQueryOptions.encodeRows): only when nothing reads them row by row. */
+  encodeRows?: boolean;
 }
 
 /** What the route puts in the payload. */
@@ -111,7 +113,10 @@ export class Executor {
    */
   async run(request: RunRequest): Promise<RunResponse> {
     const { target } = request;
-    const options: RawQueryOptions = target.limits.max_rows !== undefined ? { maxRows: target.limits.max_rows } : {};
+    const options: RawQueryOptions = {
+      ...(target.limits.max_rows !== undefined ? { maxRows: target.limits.max_rows } : {}),
+      ...(request.encodeRows === true ? { encodeRows: true } : {}),
+    };
     let executionMs = 0;
     const work = async (client: PoolClient): Promise<WireResult[]> => {
       const started = performance.now();

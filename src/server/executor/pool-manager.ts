@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { DivertingClient } from './row-diverter.js';
 import type { PoolClient } from 'pg';
 import { connectionConfig, parseDsn } from './dsn-config.js';
 import { toConnectionError } from './errors.js';
@@ -227,6 +228,8 @@ export class PoolManager {
     const parsed = parseDsn(await target.getDsn());
     const make = (readOnly: boolean): pg.Pool => {
       const pool = new pg.Pool({
+        // Its connections can hand a query's rows over as bytes (row-diverter.ts, encodeRows).
+        Client: DivertingClient as unknown as new () => pg.ClientBase,
         ...connectionConfig(parsed, { readOnly, statementTimeoutMs: target.limits.statement_timeout_ms }),
         max: this.#options.max,
         idleTimeoutMillis: this.#options.idleTimeoutMillis,

@@ -2,6 +2,8 @@ import pg from 'pg';
 import type { CustomTypesConfig, FieldDef, Submittable } from 'pg';
 import { QsError } from '../../protocol/errors.js';
 import type { SqlStatement, WireField, WireResult } from '../../protocol/wire.js';
+import { diverterOf, type RowSink } from './row-diverter.js';
+import { encodedRowsArray, RowJsonWriter } from './row-json.js';
 
 /**
  * Runs one statement (or one simple-protocol multi-statement string) and returns PostgreSQL's
@@ -37,6 +39,12 @@ export type RawStatement = { kind: 'extended'; statement: SqlStatement } | { kin
 export interface RawQueryOptions {
   /** Refuse any result with more rows than this (QS_MAX_ROWS). */
   maxRows?: number;
+  /**
+   * Rows as JSON text written from PostgreSQL's bytes (row-json.ts) instead of JS strings, where
+   * the connection can divert them (the executor's pools) and the statement is parameterized.
+   * Only for results nothing on the server reads row by row (no detokenization).
+   */
+  encodeRows?: boolean;
 }
 
 function toWireField(f: FieldDef): WireField {
@@ -84,9 +92,33 @@ export function runRaw(client: RawQueryable, stmt: RawStatement, options: RawQue
   const query = new pg.Query(config as pg.QueryConfig);
   const maxRows = options.maxRows;
   let exceeded = false;
+  let pgRows = 0;
+
+  // Encoded rows: the connection's diverter takes this query's DataRows from the moment pg
+  // dispatches it (Submittable.submit) until its ReadyForQuery.
+  const diverter = options.encodeRows === true && stmt.kind === 'extended' ? diverterOf(client) : undefined;
+  const writer = diverter === undefined ? undefined : new RowJsonWriter();
+  const sink: RowSink | undefined =
+    writer === undefined
+      ? undefined
+      : (buf, start, end) => {
+          if (maxRows !== undefined && writer.count >= maxRows) exceeded = true;
+          else writer.addRow(buf, start, end);
+        };
+  if (diverter !== undefined && sink !== undefined) {
+    const submit = query.submit.bind(query);
+    query.submit = (connection) => {
+      diverter.divert(sink);
+      return submit(connection);
+    };
+  }
+  const stopDiverting = () => {
+    if (diverter !== undefined && sink !== undefined) diverter.stop(sink);
+  };
 
   return new Promise<WireResult[]>((resolve, reject) => {
     query.on('row', (row: Array<string | null>, result?: pg.ResultBuilder) => {
+      pgRows++;
       if (result === undefined) return;
       if (maxRows !== undefined && result.rows.length >= maxRows) {
         exceeded = true;
@@ -94,14 +126,28 @@ export function runRaw(client: RawQueryable, stmt: RawStatement, options: RawQue
       }
       result.rows.push(row);
     });
-    query.on('error', reject);
+    query.on('error', (err: Error) => {
+      stopDiverting();
+      reject(err);
+    });
     query.on('end', (results: pg.ResultBuilder | pg.ResultBuilder[]) => {
+      stopDiverting();
       if (exceeded) {
         reject(new QsError('QS_MAX_ROWS', `the result has more than the integration's max_rows (${maxRows}) rows`));
         return;
       }
       const list = (Array.isArray(results) ? results : [results]) as unknown as PgResult[];
-      resolve(list.map(toWireResult));
+      const wire = list.map(toWireResult);
+      if (writer !== undefined) {
+        const first = wire[0];
+        // Rows reached pg after all: the diversion did not hold, and half an answer is no answer.
+        if (pgRows > 0 || first === undefined || wire.length !== 1) {
+          reject(new QsError('QS_INTERNAL', 'rows of a query reached the driver while they were being diverted'));
+          return;
+        }
+        first.rows = encodedRowsArray(writer.finish());
+      }
+      resolve(wire);
     });
     client.query(query);
   });

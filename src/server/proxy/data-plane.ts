@@ -32,6 +32,7 @@ import type { EnvelopeSealer } from '../signing/batch-signer.js';
 import { DEFAULT_PIPELINE_ANSWER_LIMIT } from '../config.js';
 import { withholdLargeReads, type PipelineAnswer } from './pipeline-answer-limit.js';
 import { REQUEST_CLAIM_TTL_MS, requestClaimKey } from './request-claims.js';
+import { serializePayload } from './payload-json.js';
 
 /**
  * Field-level tokenization, plugged in by the tokenization module: parameters in, results out.
@@ -56,6 +57,8 @@ export interface DataPlaneDeps {
   tokenization?: Tokenization;
   /** Seals through the batch signer (DESIGN §8); absent, each envelope is signed alone inline. */
   signer?: EnvelopeSealer;
+  /** Untokenized rows as JSON from PostgreSQL's bytes (ServerConfig.encodeRows); default off. */
+  encodeRows?: boolean;
   /** Bound on one pipeline's summed answers (ServerConfig.pipelineAnswerLimit). */
   pipelineAnswerLimit?: number;
 }
@@ -229,8 +232,10 @@ export class DataPlane {
   ): Promise<WireEnvelope> {
     const committed = Promise.all(answer.auditEvents.map((e) => this.deps.audit.append(e, { mustNotBlock: true })));
     const sealStart = performance.now();
+    const serialized = serializePayload(answer.payload);
     const sealInput: SealEnvelopeInput = {
       payload: answer.payload,
+      ...(serialized === undefined ? {} : { serialized }),
       tenantId: principal.tenantId,
       context: answer.context,
       recipient: { keyId: recipient.keyId, publicKey: recipient.publicKey },
@@ -287,8 +292,10 @@ export class DataPlane {
     const tok = this.deps.tokenization;
     const tokenize = async (s: SqlStatement) => (tok && integration.tokenization.fields.length > 0 ? tok.tokenizeParams(tenantId, integration, s) : s);
     const detokenize = async (r: WireResult[]) => (tok && integration.tokenization.fields.length > 0 ? tok.detokenizeResults(tenantId, integration, r) : r);
+    // Rows nothing here reads one by one (no tokenized column to detokenize) can stay bytes.
+    const encodeRows = this.deps.encodeRows === true && integration.tokenization.fields.length === 0;
     const execute = async (request: RunRequest, fingerprint: string | null): Promise<RunOutcome> => {
-      const out = await this.deps.executor.run(request);
+      const out = await this.deps.executor.run({ ...request, encodeRows });
       return { results: await detokenize(out.results), sessionId: out.sessionId, fingerprint, executionMs: out.executionMs, readOnly: request.mode === 'read' };
     };
 

@@ -1,6 +1,7 @@
 import { QsError } from '../../protocol/errors.js';
 import { PIPELINE_MAX_CALLS, type OutboundResponsePayload } from '../../protocol/wire.js';
 import { toWireError } from '../executor/errors.js';
+import { encodedRowsOf } from '../executor/row-json.js';
 import type { AuditEventInput } from '../store/store.js';
 
 /** One answered call of a pipeline, as DataPlane#answer made it. */
@@ -43,6 +44,8 @@ function sizeOf(payload: OutboundResponsePayload, value: (v: string) => number):
   let n = 256;
   for (const r of payload.results) {
     n += 256 * r.fields.length;
+    // Rows already written as JSON (row-json.ts): their size is known exactly.
+    n += encodedRowsOf(r.rows)?.json.length ?? 0;
     for (const row of r.rows) {
       n += 2;
       for (const v of row) n += v === null ? 5 : value(v);
