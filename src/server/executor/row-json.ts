@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
 
 /**
  * The rows of one result as the JSON text the payload carries (`[["1","a"],["2",null]]`), written
@@ -12,6 +13,13 @@ export interface EncodedRows {
   /** Rows written (not counting those dropped past a row limit). */
   readonly count: number;
 }
+
+/**
+ * What JSON.stringify writes for encoded rows (their stand-in array's toJSON), as `"MARK<n>"`, for
+ * proxy/payload-json.ts to replace with the bytes. Random per process, so no string in a payload
+ * can be mistaken for it.
+ */
+export const ENCODED_ROWS_MARK = `qs-rows-${randomBytes(16).toString('hex')}-`;
 
 /** Per byte: 0 copy as is, 1 a two-byte escape (`\"` `\\` `\b` `\f` `\n` `\r` `\t`), 2 `\u00XX`. */
 const ESCAPE = new Uint8Array(256);
@@ -36,7 +44,9 @@ export class RowJsonWriter {
   #pos = 1;
   #count = 0;
 
-  constructor(initialBytes = 16 * 1024) {
+  // Small to start (from Buffer's shared pool): most answers are a row or a few; a large one
+  // doubles its way up, copying less than its final size in all.
+  constructor(initialBytes = 512) {
     this.#out = Buffer.allocUnsafe(Math.max(16, initialBytes));
     this.#out[0] = OPEN;
   }
@@ -120,20 +130,30 @@ export class RowJsonWriter {
   }
 }
 
-const encoded = new WeakMap<object, EncodedRows>();
+const encoded = new WeakMap<object, { rows: EncodedRows; id: number }>();
+let nextId = 0;
 
 /**
  * The `rows` of a WireResult whose rows are EncodedRows: an empty, frozen array standing for them
  * (nothing can add rows to it by mistake) that serialization (proxy/payload-json.ts) and size
- * estimates (encodedRowsOf) replace with the encoded text.
+ * estimates (encodedRowsOf) replace with the encoded text. JSON.stringify writes it as its mark
+ * (a toJSON, which keeps JSON.stringify on its fast path, unlike a replacer function).
  */
 export function encodedRowsArray(rows: EncodedRows): Array<Array<string | null>> {
-  const standIn = Object.freeze([]) as unknown as Array<Array<string | null>>;
-  encoded.set(standIn, rows);
-  return standIn;
+  const id = nextId++;
+  const standIn: unknown[] = [];
+  Object.defineProperty(standIn, 'toJSON', { value: () => `${ENCODED_ROWS_MARK}${id}` });
+  Object.freeze(standIn);
+  encoded.set(standIn, { rows, id });
+  return standIn as Array<Array<string | null>>;
 }
 
 /** The EncodedRows a result's `rows` stands for, or undefined for ordinary rows. */
 export function encodedRowsOf(rows: unknown): EncodedRows | undefined {
-  return typeof rows === 'object' && rows !== null ? encoded.get(rows) : undefined;
+  return typeof rows === 'object' && rows !== null ? encoded.get(rows)?.rows : undefined;
+}
+
+/** The number in the mark JSON.stringify writes for these rows (encodedRowsArray). */
+export function encodedRowsId(rows: unknown): number | undefined {
+  return typeof rows === 'object' && rows !== null ? encoded.get(rows)?.id : undefined;
 }

@@ -1,12 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { encodedRowsOf, type EncodedRows } from '../executor/row-json.js';
+import { ENCODED_ROWS_MARK, encodedRowsId, encodedRowsOf, type EncodedRows } from '../executor/row-json.js';
 
-/**
- * Stands in for a result's encoded rows inside JSON.stringify's output, to be replaced by their
- * bytes. Random per process, so no string in a payload can be mistaken for it.
- */
-const MARK = `qs-rows-${randomBytes(16).toString('hex')}-`;
-const MARKED = new RegExp(`"${MARK}(\\d+)"`);
+/** A mark as JSON.stringify writes it, with its number captured. */
+const MARKED = new RegExp(`"${ENCODED_ROWS_MARK}(\\d+)"`);
 
 /** Results inside a data-plane payload: a lone call's, or each pipeline answer's. */
 function* resultsOf(payload: unknown): Generator<{ rows?: unknown }> {
@@ -22,20 +17,24 @@ function* resultsOf(payload: unknown): Generator<{ rows?: unknown }> {
  * of the payload, as for any payload, is the answer.
  */
 export function serializePayload(payload: unknown): Buffer | undefined {
-  let any = false;
-  for (const r of resultsOf(payload)) if (encodedRowsOf(r.rows) !== undefined) any = true;
-  if (!any) return undefined;
-  const spliced: EncodedRows[] = [];
-  const text = JSON.stringify(payload, (key: string, value: unknown) => {
-    if (key !== 'rows') return value;
-    const encoded = encodedRowsOf(value);
-    if (encoded === undefined) return value;
-    spliced.push(encoded);
-    return `${MARK}${spliced.length - 1}`;
-  });
-  const parts = text.split(MARKED);
+  const byId = new Map<number, EncodedRows>();
+  for (const r of resultsOf(payload)) {
+    const id = encodedRowsId(r.rows);
+    if (id !== undefined) byId.set(id, encodedRowsOf(r.rows)!);
+  }
+  if (byId.size === 0) return undefined;
+  // Each stand-in writes itself as its mark (a JSON string); split() with a capture group gives
+  // text, number, text, number, …, text.
+  const parts = JSON.stringify(payload).split(MARKED);
   const pieces: Buffer[] = [];
-  // split() with a capture group: text, index, text, index, …, text.
-  parts.forEach((part, i) => pieces.push(i % 2 === 0 ? Buffer.from(part, 'utf8') : spliced[Number(part)]!.json));
+  parts.forEach((part, i) => {
+    if (i % 2 === 0) pieces.push(Buffer.from(part, 'utf8'));
+    else {
+      const rows = byId.get(Number(part));
+      // A mark this payload did not put there: fail rather than answer something else.
+      if (rows === undefined) throw new Error('encoded rows mark without its rows');
+      pieces.push(rows.json);
+    }
+  });
   return Buffer.concat(pieces);
 }
