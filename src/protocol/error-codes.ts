@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   QS_SESSION_NOT_FOUND: { status: 404, sqlstate: '08003', description: 'The session does not exist, expired or belongs to another integration.' },
   QS_SESSION_LIMIT: { status: 429, sqlstate: '53300', description: "The integration's session cap is reached." },
   QS_MAX_ROWS: { status: 400, sqlstate: '54000', description: "The result exceeds the integration's max_rows limit." },
+  QS_RESULT_TOO_LARGE: { status: 413, sqlstate: '54000', description: "The result's rows exceed the largest answer the proxy sends (512 MiB of JSON); select fewer rows or columns." },
   QS_PIPELINE_ANSWER_TOO_LARGE: {
     status: 413,
     sqlstate: '54000',

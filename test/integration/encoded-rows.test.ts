@@ -6,7 +6,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runRaw } from '../../src/server/executor/raw-query.js';
+import { runRaw, type RawQueryOptions } from '../../src/server/executor/raw-query.js';
+import { encodedRowsOf } from '../../src/server/executor/row-json.js';
 import { DivertingClient } from '../../src/server/executor/row-diverter.js';
 import type { WireResult } from '../../src/protocol/wire.js';
 import { databaseUrl } from '../helpers/pg.js';
@@ -70,6 +71,17 @@ describe('encoded rows against pg-parsed rows', () => {
   });
 });
 
+describe('audit of encoded results', () => {
+  it('counts the rows of a SHOW (no count in its CommandComplete) as the parsed path does', async () => {
+    for (const [server, tenant] of [[encoding, onEncoding], [parsing, onParsing]] as const) {
+      const r = await outbound(tenant, { operation: 'query', payload: { sql: 'SHOW server_version', params: [] } });
+      expect((r.payload as { results: WireResult[] }).results[0]?.rows).toHaveLength(1);
+      const events = await server.ctx.store.listAuditEvents(tenant.tenantId, { limit: 1000 });
+      expect(events.at(-1)).toMatchObject({ operation: 'query', rowCount: 1 });
+    }
+  });
+});
+
 describe('a pooled connection after a diverted query that did not end well', () => {
   let pool: pg.Pool;
   beforeAll(() => {
@@ -77,26 +89,35 @@ describe('a pooled connection after a diverted query that did not end well', () 
   });
   afterAll(() => pool.end());
 
-  const run = async (sql: string, encodeRows: boolean, maxRows?: number) => {
+  const run = async (sql: string, encodeRows: boolean, more: RawQueryOptions = {}) => {
     const client = await pool.connect();
     try {
-      return await runRaw(client, { kind: 'extended', statement: { sql, params: [] } }, { encodeRows, ...(maxRows === undefined ? {} : { maxRows }) });
+      return await runRaw(client, { kind: 'extended', statement: { sql, params: [] } }, { encodeRows, ...more });
     } finally {
       client.release();
     }
   };
   const ROWS = 'SELECT g FROM generate_series(1, 3) g';
+  /** The next queries on the (one) pooled connection, parsed and encoded, get exactly their own rows. */
+  const expectConnectionRight = async () => {
+    expect((await run(ROWS, false))[0]?.rows).toEqual([['1'], ['2'], ['3']]);
+    const [encoded] = await run(ROWS, true);
+    expect(encodedRowsOf(encoded?.rows)?.json.toString()).toBe('[["1"],["2"],["3"]]');
+  };
 
   it('an error after 5,000 rows: the next queries on the same connection get exactly their own rows', async () => {
     await expect(run('SELECT g, 1 / (g - 5001) AS boom FROM generate_series(1, 10000) g', true)).rejects.toMatchObject({ code: '22012' });
-    expect((await run(ROWS, false))[0]?.rows).toEqual([['1'], ['2'], ['3']]);
-    const [encoded] = await run(ROWS, true);
-    expect(encoded?.rowCount).toBe(3);
+    await expectConnectionRight();
   });
 
   it('refused for max_rows: QS_MAX_ROWS, and the connection still answers the next query', async () => {
-    await expect(run('SELECT g FROM generate_series(1, 100) g', true, 10)).rejects.toMatchObject({ code: 'QS_MAX_ROWS' });
-    expect((await run(ROWS, false))[0]?.rows).toEqual([['1'], ['2'], ['3']]);
+    await expect(run('SELECT g FROM generate_series(1, 100) g', true, { maxRows: 10 })).rejects.toMatchObject({ code: 'QS_MAX_ROWS' });
+    await expectConnectionRight();
+  });
+
+  it('rows past the encoding limit: QS_RESULT_TOO_LARGE, no crash, and the connection still answers', async () => {
+    await expect(run("SELECT repeat('x', 3000) FROM generate_series(1, 100) g", true, { maxEncodedBytes: 64 * 1024 })).rejects.toMatchObject({ code: 'QS_RESULT_TOO_LARGE' });
+    await expectConnectionRight();
   });
 
   it('a plain client (no diverter) just parses: encodeRows is a request, not a requirement', async () => {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RowDiverter } from '../../src/server/executor/row-diverter.js';
-import { RowJsonWriter } from '../../src/server/executor/row-json.js';
+import { encodedRowsArray, RowJsonWriter, serializeWithEncodedRows } from '../../src/server/executor/row-json.js';
 import { seededRandom } from '../../bench/seeded-random.js';
 
 /** A DataRow message (type byte, length, column count, columns); `null` is SQL NULL. */
@@ -86,6 +86,19 @@ describe('RowJsonWriter', () => {
     expect(encode(rows, 16)).toBe(expected(rows));
   });
 
+  it('grows inside a value that is all escapes, from the smallest start', () => {
+    const rows = [[Buffer.alloc(5000, 0x0a), Buffer.alloc(3000, 0x01), null], [Buffer.from('"'.repeat(2000)), Buffer.alloc(0), Buffer.from('x')]];
+    expect(encode(rows, 16)).toBe(expected(rows));
+  });
+
+  it('refuses to grow past its limit with QS_RESULT_TOO_LARGE, reserving about a value\'s size, not six times a row\'s', () => {
+    const writer = new RowJsonWriter(16, 4096);
+    writer.addRow(dataRow([Buffer.alloc(3000, 0x61)]).subarray(5));
+    expect(() => writer.addRow(dataRow([Buffer.alloc(2000, 0x61)]).subarray(5))).toThrow(expect.objectContaining({ code: 'QS_RESULT_TOO_LARGE' }) as Error);
+    // 3,000 plain bytes fit a 4,096-byte limit although six times them would not.
+    expect(new RowJsonWriter(16, 4096).addRow(dataRow([Buffer.alloc(3000, 0x61)]).subarray(5))).toBeUndefined();
+  });
+
   it('writes [] for no rows, and a row with no columns as []', () => {
     expect(encode([])).toBe('[]');
     expect(encode([[], []])).toBe('[[],[]]');
@@ -123,16 +136,47 @@ describe('RowDiverter', () => {
     }
   });
 
-  it('passes everything through when nothing diverts, and refuses a second diversion while one is active', () => {
+  it('passes everything through when nothing diverts, and declines (never throws) a second diversion while one is active', () => {
     const { first } = stream(seededRandom(7));
     const diverter = new RowDiverter();
     expect(diverter.filter(first).equals(first)).toBe(true);
     const sink = () => undefined;
-    diverter.divert(sink);
-    expect(() => diverter.divert(() => undefined)).toThrow(/already diverting/);
+    expect(diverter.divert(sink)).toBe(true);
+    expect(diverter.divert(() => undefined)).toBe(false);
     diverter.stop(() => undefined);
-    expect(() => diverter.divert(() => undefined)).toThrow(/already diverting/);
+    expect(diverter.divert(() => undefined)).toBe(false);
     diverter.stop(sink);
-    expect(() => diverter.divert(sink)).not.toThrow();
+    expect(diverter.divert(sink)).toBe(true);
+  });
+
+  it('stopped halfway through the rows, passes the rest to pg; a second diverted query gets only its own rows', () => {
+    const rand = seededRandom(99);
+    const { rowsA, first, second } = stream(rand);
+    const diverter = new RowDiverter();
+    const got: Buffer[] = [];
+    const sink = (buf: Buffer, start: number, end: number) => {
+      got.push(Buffer.from(buf.subarray(start, end)));
+      if (got.length === 10) diverter.stop(sink);
+    };
+    diverter.divert(sink);
+    const passed = diverter.filter(first);
+    expect(got).toHaveLength(10);
+    // The other 30 DataRows went on to pg, in order, with everything else.
+    const restRows = Buffer.concat(rowsA.slice(10).map(dataRow));
+    expect(passed.includes(restRows)).toBe(true);
+    const writer = new RowJsonWriter();
+    expect(diverter.divert((buf, start, end) => writer.addRow(buf, start, end))).toBe(true);
+    diverter.filter(second);
+    expect(writer.finish().json.toString('latin1')).toBe(expected(Array.from({ length: 5 }, (_, i) => [Buffer.from(`b${i}`)])));
+  });
+
+  it('encoded rows serialize only through serializeWithEncodedRows: anywhere else JSON.stringify throws, never writes a mark or []', () => {
+    const writer = new RowJsonWriter();
+    writer.addRow(dataRow([Buffer.from('1'), null]).subarray(5));
+    const rows = encodedRowsArray(writer.finish());
+    const payload = { results: [{ command: 'SELECT', rows }], session_id: null, note: 'qs-rows-lookalike-0' };
+    expect(() => JSON.stringify(payload)).toThrow(/serializeWithEncodedRows/);
+    expect(serializeWithEncodedRows(payload).toString()).toBe('{"results":[{"command":"SELECT","rows":[["1",null]]}],"session_id":null,"note":"qs-rows-lookalike-0"}');
+    expect(serializeWithEncodedRows({ plain: [1, 'two'] }).toString()).toBe('{"plain":[1,"two"]}');
   });
 });

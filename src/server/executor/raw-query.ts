@@ -45,6 +45,8 @@ export interface RawQueryOptions {
    * Only for results nothing on the server reads row by row (no detokenization).
    */
   encodeRows?: boolean;
+  /** Largest encoded rows text (default MAX_ENCODED_ROWS_BYTES); past it, QS_RESULT_TOO_LARGE. */
+  maxEncodedBytes?: number;
 }
 
 function toWireField(f: FieldDef): WireField {
@@ -97,18 +99,30 @@ export function runRaw(client: RawQueryable, stmt: RawStatement, options: RawQue
   // Encoded rows: the connection's diverter takes this query's DataRows from the moment pg
   // dispatches it (Submittable.submit) until its ReadyForQuery.
   const diverter = options.encodeRows === true && stmt.kind === 'extended' ? diverterOf(client) : undefined;
-  const writer = diverter === undefined ? undefined : new RowJsonWriter();
+  const writer = diverter === undefined ? undefined : new RowJsonWriter(undefined, options.maxEncodedBytes);
+  /** Why the rows could not be encoded; the rest of them are still held back from pg. */
+  let encodeError: unknown;
+  // Runs inside the socket's 'data' listener: nothing may be thrown out of it.
   const sink: RowSink | undefined =
     writer === undefined
       ? undefined
       : (buf, start, end) => {
-          if (maxRows !== undefined && writer.count >= maxRows) exceeded = true;
-          else writer.addRow(buf, start, end);
+          if (encodeError !== undefined) return;
+          if (maxRows !== undefined && writer.count >= maxRows) {
+            exceeded = true;
+            return;
+          }
+          try {
+            writer.addRow(buf, start, end);
+          } catch (err) {
+            encodeError = err;
+          }
         };
+  let encoding = false;
   if (diverter !== undefined && sink !== undefined) {
     const submit = query.submit.bind(query);
     query.submit = (connection) => {
-      diverter.divert(sink);
+      encoding = diverter.divert(sink);
       return submit(connection);
     };
   }
@@ -136,17 +150,24 @@ export function runRaw(client: RawQueryable, stmt: RawStatement, options: RawQue
         reject(new QsError('QS_MAX_ROWS', `the result has more than the integration's max_rows (${maxRows}) rows`));
         return;
       }
+      if (encodeError !== undefined) {
+        reject(encodeError instanceof QsError ? encodeError : new QsError('QS_INTERNAL', 'the rows of the result could not be encoded'));
+        return;
+      }
       const list = (Array.isArray(results) ? results : [results]) as unknown as PgResult[];
       const wire = list.map(toWireResult);
-      if (writer !== undefined) {
-        const first = wire[0];
-        // Rows reached pg after all: the diversion did not hold, and half an answer is no answer.
-        if (pgRows > 0 || first === undefined || wire.length !== 1) {
-          reject(new QsError('QS_INTERNAL', 'rows of a query reached the driver while they were being diverted'));
-          return;
-        }
-        first.rows = encodedRowsArray(writer.finish());
+      // Not diverted after all (the connection was busy diverting): pg parsed the rows.
+      if (writer === undefined || !encoding || (pgRows > 0 && writer.count === 0)) {
+        resolve(wire);
+        return;
       }
+      const first = wire[0];
+      // Rows reached pg and the writer both: half an answer is no answer.
+      if (pgRows > 0 || first === undefined || wire.length !== 1) {
+        reject(new QsError('QS_INTERNAL', 'rows of a query reached the driver while they were being diverted'));
+        return;
+      }
+      first.rows = encodedRowsArray(writer.finish());
       resolve(wire);
     });
     client.query(query);

@@ -29,10 +29,15 @@ export class RowDiverter {
   #diverting = false;
   #body: Buffer[] = [];
 
-  /** Sends the DataRows of the query being dispatched now to `sink`, until its ReadyForQuery. */
-  divert(sink: RowSink): void {
-    if (this.#sink !== null) throw new Error('a query on this connection is already diverting its rows');
+  /**
+   * Sends the DataRows of the query being dispatched now to `sink`, until its ReadyForQuery; false
+   * (and pg parses its rows as usual) if another query's diversion has not ended. Never throws: it
+   * runs inside pg's dispatch, where a throw would leave the query marked active but unsent.
+   */
+  divert(sink: RowSink): boolean {
+    if (this.#sink !== null) return false;
     this.#sink = sink;
+    return true;
   }
 
   /** Ends `sink`'s diversion if it is still the current one (its query failed before its end). */
@@ -131,6 +136,8 @@ interface ListeningConnection {
 export class DivertingClient extends pg.Client {
   constructor(config?: string | pg.ClientConfig) {
     super(config);
+    // Pipeline mode dispatches before the previous ReadyForQuery: rows could not be told apart.
+    if ((this as unknown as { pipeline?: boolean }).pipeline === true) throw new Error('DivertingClient does not support pg pipeline mode');
     const diverter = new RowDiverter();
     const connection = (this as unknown as { connection: ListeningConnection }).connection;
     const attach = connection.attachListeners.bind(connection);

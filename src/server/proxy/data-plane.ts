@@ -17,6 +17,7 @@ import {
 import type { AuditWriter } from '../audit/audit-writer.js';
 import { toWireError } from '../executor/errors.js';
 import { executionTimeOf, type Executor, type RunRequest } from '../executor/executor.js';
+import { encodedRowsOf, serializeWithEncodedRows } from '../executor/row-json.js';
 import type { ExecutionTarget } from '../executor/types.js';
 import type { Metrics } from '../http/metrics.js';
 import type { IntegrationService } from '../integrations/integration-service.js';
@@ -32,7 +33,6 @@ import type { EnvelopeSealer } from '../signing/batch-signer.js';
 import { DEFAULT_PIPELINE_ANSWER_LIMIT } from '../config.js';
 import { withholdLargeReads, type PipelineAnswer } from './pipeline-answer-limit.js';
 import { REQUEST_CLAIM_TTL_MS, requestClaimKey } from './request-claims.js';
-import { serializePayload } from './payload-json.js';
 
 /**
  * Field-level tokenization, plugged in by the tokenization module: parameters in, results out.
@@ -188,7 +188,7 @@ export class DataPlane {
       fingerprint = run.fingerprint;
       executionMs = run.executionMs;
       readOnly = run.readOnly === true;
-      rowCount = run.results.reduce((n, r) => n + (r.rowCount ?? r.rows.length), 0);
+      rowCount = run.results.reduce((n, r) => n + (r.rowCount ?? encodedRowsOf(r.rows)?.count ?? r.rows.length), 0);
       payload = { results: run.results, session_id: run.sessionId };
     } catch (err) {
       // A failure's own time on its connection; one that never reached one held nobody up.
@@ -232,10 +232,10 @@ export class DataPlane {
   ): Promise<WireEnvelope> {
     const committed = Promise.all(answer.auditEvents.map((e) => this.deps.audit.append(e, { mustNotBlock: true })));
     const sealStart = performance.now();
-    const serialized = serializePayload(answer.payload);
     const sealInput: SealEnvelopeInput = {
       payload: answer.payload,
-      ...(serialized === undefined ? {} : { serialized }),
+      // Results' rows may be bytes already (executor/row-json.ts): they are spliced in here.
+      serialized: serializeWithEncodedRows(answer.payload),
       tenantId: principal.tenantId,
       context: answer.context,
       recipient: { keyId: recipient.keyId, publicKey: recipient.publicKey },
