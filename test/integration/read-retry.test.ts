@@ -196,44 +196,40 @@ describe('QsPool after a reset that lost an answer the proxy had sent', () => {
     }
   });
 
-  it('inside a session nothing is sent again: the statement may have run there, and the client is done', async () => {
+  /**
+   * On a checked-out client, after `BEGIN` when `begin`: `sql` (which calls nextval()) loses its
+   * answer. It must fail with QS_TRANSPORT, never be sent again, and have run once; the bodies
+   * sent with nextval in them.
+   */
+  async function lostInSession(sql: (seq: string) => string, begin: boolean): Promise<string[]> {
     const seq = await freshSequence();
     const transport = losingAnswer(tenant.url, (_path, body) => body.includes('nextval'));
     const pool = poolFor(transport);
     try {
       const client = await pool.connect();
       try {
-        await client.query('BEGIN');
-        await expect(client.query(`SELECT nextval('${schema}.${seq}') AS n`)).rejects.toMatchObject({ code: 'QS_TRANSPORT' });
-      } finally {
-        client.release(true);
-      }
-      expect(transport.bodies.filter((b) => b.includes('nextval'))).toHaveLength(1);
-      expect(await nextvalRuns(seq)).toBe(1);
-    } finally {
-      await pool.end();
-    }
-  });
-
-  it('a statement that opens a session is not sent again: no second session, no second run', async () => {
-    const seq = await freshSequence();
-    const transport = losingAnswer(tenant.url, (_path, body) => body.includes('nextval'));
-    const pool = poolFor(transport);
-    try {
-      const client = await pool.connect();
-      try {
-        // pg_backend_pid() asks for a session on a checked-out client: this call carries session_id "new".
-        await expect(client.query(`SELECT nextval('${schema}.${seq}') AS n, pg_backend_pid() AS pid`)).rejects.toMatchObject({ code: 'QS_TRANSPORT' });
+        if (begin) await client.query('BEGIN');
+        await expect(client.query(sql(seq))).rejects.toMatchObject({ code: 'QS_TRANSPORT' });
       } finally {
         client.release(true);
       }
       const sent = transport.bodies.filter((b) => b.includes('nextval'));
       expect(sent).toHaveLength(1);
-      expect(JSON.parse(sent[0]!)).toMatchObject({ session_id: 'new' });
       expect(await nextvalRuns(seq)).toBe(1);
+      return sent;
     } finally {
       await pool.end();
     }
+  }
+
+  it('inside a session nothing is sent again: the statement may have run there, and the client is done', async () => {
+    await lostInSession((seq) => `SELECT nextval('${schema}.${seq}') AS n`, true);
+  });
+
+  it('a statement that opens a session is not sent again: no second session, no second run', async () => {
+    // pg_backend_pid() asks for a session on a checked-out client: this call carries session_id "new".
+    const [sent] = await lostInSession((seq) => `SELECT nextval('${schema}.${seq}') AS n, pg_backend_pid() AS pid`, false);
+    expect(JSON.parse(sent!)).toMatchObject({ session_id: 'new' });
   });
 
   it('a SELECT that writes is not run twice: the caller gets 40003 QS_ALREADY_RUN, and nextval() ran once', async () => {
