@@ -138,8 +138,10 @@ export class DivertingClient extends pg.Client {
     super(config);
     // Pipeline mode dispatches before the previous ReadyForQuery: rows could not be told apart.
     if ((this as unknown as { pipeline?: boolean }).pipeline === true) throw new Error('DivertingClient does not support pg pipeline mode');
+    const connection = (this as unknown as { connection?: Partial<ListeningConnection> }).connection;
+    // Another pg without this hook: no diverter, and every query's rows are parsed by pg as usual.
+    if (typeof connection?.attachListeners !== 'function') return;
     const diverter = new RowDiverter();
-    const connection = (this as unknown as { connection: ListeningConnection }).connection;
     const attach = connection.attachListeners.bind(connection);
     connection.attachListeners = (stream) => {
       const filtered = {
